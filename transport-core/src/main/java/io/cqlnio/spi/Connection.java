@@ -1,0 +1,92 @@
+package io.cqlnio.spi;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One TCP connection that carries whole frames.
+ *
+ * <p>Threads: {@code write}, {@code close}, {@code abort} and every query may be called from any thread.
+ * Channel work and all callbacks ({@link WriteListener}, {@link FrameHandler}) run on the connection's
+ * loop thread, except where {@link WriteListener} says otherwise.
+ *
+ * <p>Ownership: a buffer (or array of buffers) handed to {@code write} belongs to the transport from the
+ * call until its listener runs; do not read, write, reuse or release it before then. The transport reads
+ * it between its position and limit and may move its position and, temporarily, its limit.
+ *
+ * <p>Ordering: frames accepted by one thread reach the wire in the order that thread wrote them; the
+ * bytes of one frame are contiguous on the wire (a short write never lets the next frame start early).
+ *
+ * <pre>{@code
+ * try (Transport transport = Transports.create("nio", TransportConfig.defaults())) {
+ *     Connection c = transport.connect(new InetSocketAddress("127.0.0.1", 9042), handler).join();
+ *     c.write(optionsFrame).join();                    // completes when the kernel has every byte
+ *     c.close().join();                                // flushes what was accepted, then closes
+ * }
+ * }</pre>
+ */
+public interface Connection {
+
+    /**
+     * Queues one whole frame, {@code frame.position()} to {@code frame.limit()}.
+     *
+     * @param listener told once how the frame ended; may be {@code null}
+     */
+    void write(ByteBuffer frame, WriteListener listener);
+
+    /**
+     * Queues one frame given in several parts (say a header and a body), written contiguously and in
+     * array order. The array and its buffers belong to the transport until the listener runs.
+     *
+     * @param listener told once how the frame ended; may be {@code null}
+     */
+    void write(ByteBuffer[] frameParts, WriteListener listener);
+
+    /**
+     * Queues one whole frame and returns a future completed when its last byte was handed to the kernel,
+     * or failed with the reason it never will be. Allocates a future per call; the listener form does not.
+     */
+    default CompletableFuture<Void> write(ByteBuffer frame) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        write(frame, failure -> {
+            if (failure == null) {
+                done.complete(null);
+            } else {
+                done.completeExceptionally(failure);
+            }
+        });
+        return done;
+    }
+
+    /**
+     * {@code false} from the moment pending bytes rise above the high watermark until they fall below the
+     * low watermark. Advisory: writes are accepted either way.
+     */
+    boolean isWritable();
+
+    /** Bytes accepted by {@code write} and not yet handed to the kernel (or failed). */
+    long pendingBytes();
+
+    /**
+     * Graceful close: refuses new writes (their listeners fail with {@link ConnectionClosedException}),
+     * writes everything already accepted, then closes the socket and calls {@link FrameHandler#onClosed}
+     * with a {@code null} cause. The future completes when the socket is closed. Idempotent. If the peer
+     * stops reading, the flush never ends: use {@link #abort} after a deadline of your choosing.
+     */
+    CompletableFuture<Void> close();
+
+    /**
+     * Closes now: the socket is closed on the loop, every unwritten frame (the partly written one included)
+     * fails with {@code cause}, and {@link FrameHandler#onClosed} receives {@code cause}. No-op once closed.
+     */
+    void abort(Throwable cause);
+
+    /** {@code true} until {@code close()} or {@code abort()} is called or the connection fails. */
+    boolean isOpen();
+
+    InetSocketAddress remoteAddress();
+
+    /** A consistent-enough snapshot of this connection's counters; cheap, allocates one object. */
+    ConnectionStats stats();
+}
