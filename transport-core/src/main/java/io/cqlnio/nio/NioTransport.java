@@ -1,0 +1,82 @@
+package io.cqlnio.nio;
+
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.TransportException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** cqlnio's transport: {@code config.loops()} event loops, connections assigned round-robin. */
+final class NioTransport implements Transport {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NioTransport.class);
+    private static final long JOIN_MILLIS = 10_000;
+
+    private final EventLoop[] loops;
+    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    NioTransport(TransportConfig config) {
+        Objects.requireNonNull(config, "config");
+        loops = new EventLoop[config.loops()];
+        try {
+            for (int i = 0; i < loops.length; i++) {
+                loops[i] = new EventLoop("cqlnio-loop-" + i, config);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open a selector", e);
+        }
+        for (EventLoop loop : loops) {
+            loop.start();
+        }
+    }
+
+    @Override
+    public CompletableFuture<Connection> connect(InetSocketAddress remote, FrameHandler handler) {
+        Objects.requireNonNull(remote, "remote");
+        Objects.requireNonNull(handler, "handler");
+        CompletableFuture<Connection> future = new CompletableFuture<>();
+        if (remote.isUnresolved()) {
+            future.completeExceptionally(new TransportException("cannot connect to unresolved address "
+                    + remote.getHostString() + ":" + remote.getPort()));
+            return future;
+        }
+        if (closed.get()) {
+            future.completeExceptionally(new TransportException("transport closed; cannot connect to " + remote));
+            return future;
+        }
+        EventLoop loop = loops[Math.floorMod(next.getAndIncrement(), loops.length)];
+        if (!loop.execute(() -> loop.connect(remote, handler, future))) {
+            future.completeExceptionally(new TransportException("transport closed; cannot connect to " + remote));
+        }
+        return future;
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        for (EventLoop loop : loops) {
+            loop.shutdown();
+        }
+        try {
+            for (EventLoop loop : loops) {
+                loop.join(JOIN_MILLIS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warn("interrupted while waiting for the loops to stop");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package io.cqlnio.nio;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.util.function.LongUnaryOperator;
+
+/**
+ * The write seam: a channel that accepts exactly as many bytes per call as its script says (0 included),
+ * records them, and moves buffer positions the way a socket does. {@code script} maps the call number
+ * (0-based) to the most bytes that call may take.
+ */
+final class ScriptedChannel implements GatheringByteChannel {
+
+    private final LongUnaryOperator script;
+    private final ByteArrayOutputStream accepted = new ByteArrayOutputStream();
+    private long calls;
+
+    ScriptedChannel(LongUnaryOperator script) {
+        this.script = script;
+    }
+
+    /** Accepts at most {@code k} bytes per call. */
+    static ScriptedChannel accepting(long k) {
+        return new ScriptedChannel(call -> k);
+    }
+
+    byte[] bytes() {
+        return accepted.toByteArray();
+    }
+
+    long acceptedCount() {
+        return accepted.size();
+    }
+
+    long calls() {
+        return calls;
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) {
+        long allowance = script.applyAsLong(calls++);
+        long taken = 0;
+        for (int i = offset; i < offset + length && taken < allowance; i++) {
+            ByteBuffer b = srcs[i];
+            int n = (int) Math.min(b.remaining(), allowance - taken);
+            for (int j = 0; j < n; j++) {
+                accepted.write(b.get());
+            }
+            taken += n;
+        }
+        return taken;
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs) {
+        return write(srcs, 0, srcs.length);
+    }
+
+    @Override
+    public int write(ByteBuffer src) {
+        return (int) write(new ByteBuffer[]{src}, 0, 1);
+    }
+
+    @Override
+    public boolean isOpen() {
+        return true;
+    }
+
+    @Override
+    public void close() {
+    }
+}
