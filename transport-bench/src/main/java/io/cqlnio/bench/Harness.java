@@ -1,0 +1,109 @@
+package io.cqlnio.bench;
+
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.Transports;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * What a benchmark trial sets up: the peer, the transport under test ({@code "blocking"} is the raw socket
+ * ceiling, anything else is looked up with {@link Transports#create}) and its connections. Every SPI
+ * transport gets the same {@link #CONFIG}.
+ */
+final class Harness implements AutoCloseable {
+
+    /** The name of the raw blocking-socket ceiling, which is not an SPI provider. */
+    static final String BLOCKING = "blocking";
+
+    /** Identical for every transport: one loop, TCP_NODELAY, OS socket buffers, the default watermarks. */
+    static final TransportConfig CONFIG = TransportConfig.builder().loops(1).tcpNoDelay(true).build();
+
+    private final EchoPeer peer;
+    private final Transport transport;
+    private final BenchConnection[] connections;
+    private final AtomicInteger nextProducer = new AtomicInteger();
+
+    private Harness(EchoPeer peer, Transport transport, BenchConnection[] connections) {
+        this.peer = peer;
+        this.transport = transport;
+        this.connections = connections;
+    }
+
+    static Harness open(String transportName, int frameSize, int window, int connectionCount, boolean oneWay,
+                        boolean inline) throws Exception {
+        EchoPeer peer = EchoPeer.start(oneWay ? EchoPeer.Mode.DISCARD : EchoPeer.Mode.ECHO);
+        Transport transport = null;
+        BenchConnection[] connections = new BenchConnection[connectionCount];
+        try {
+            if (!BLOCKING.equals(transportName)) {
+                transport = Transports.create(transportName, CONFIG);
+            }
+            for (int i = 0; i < connectionCount; i++) {
+                connections[i] = transport == null
+                        ? new BlockingBenchConnection(peer.address(), frameSize, window, oneWay, inline)
+                        : new SpiBenchConnection(transport, peer.address(), frameSize, window, oneWay);
+            }
+            return new Harness(peer, transport, connections);
+        } catch (Exception | Error e) {
+            new Harness(peer, transport, connections).close();
+            throw e;
+        }
+    }
+
+    /** The connections producer {@code index} of {@code producers} drives: every producers-th one. */
+    BenchConnection[] connectionsOf(int producers) {
+        if (producers > connections.length) {
+            throw new IllegalArgumentException(producers + " producer threads for " + connections.length
+                    + " connections: each connection has one producer; use -t <= connections");
+        }
+        int index = nextProducer.getAndIncrement() % producers;
+        int count = (connections.length - index + producers - 1) / producers;
+        BenchConnection[] mine = new BenchConnection[count];
+        for (int i = 0; i < count; i++) {
+            mine[i] = connections[index + i * producers];
+        }
+        return mine;
+    }
+
+    long frames() {
+        long sum = 0;
+        for (BenchConnection c : connections) {
+            sum += c.frames();
+        }
+        return sum;
+    }
+
+    long bytes() {
+        long sum = 0;
+        for (BenchConnection c : connections) {
+            sum += c.bytes();
+        }
+        return sum;
+    }
+
+    void awaitIdle() {
+        for (BenchConnection c : connections) {
+            c.awaitIdle();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try {
+            for (BenchConnection c : connections) {
+                if (c != null) {
+                    c.close();
+                }
+            }
+        } finally {
+            try {
+                if (transport != null) {
+                    transport.close();
+                }
+            } finally {
+                peer.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,383 @@
+package io.cqlnio.bench.netty;
+
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.ConnectionClosedException;
+import io.cqlnio.spi.ConnectionStats;
+import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.WriteListener;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.DecoderException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A {@link Connection} over one Netty channel; also the channel's last inbound handler, which hands whole
+ * frames to the {@link FrameHandler} and turns Netty's events into the SPI's.
+ *
+ * <p>Outcomes: frames fail with the {@code abort} cause when aborted; otherwise with a
+ * {@link ConnectionClosedException} whose cause is what closed the channel. {@code onClosed} runs from
+ * {@code channelInactive}, after Netty failed its outbound buffer and after this loop's coalescer queue was
+ * drained, so every frame accepted before the close has its outcome before {@code onClosed}.
+ */
+final class NettyConnection extends ChannelInboundHandlerAdapter implements Connection {
+
+    private static final Logger log = LoggerFactory.getLogger(NettyConnection.class);
+
+    private static final int OPEN = 0;
+    private static final int CLOSING = 1;
+    private static final int CLOSED = 2;
+
+    private static final VarHandle FRAMES_WRITTEN;
+    private static final VarHandle BYTES_WRITTEN;
+    private static final VarHandle FRAMES_READ;
+    private static final VarHandle BYTES_READ;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            FRAMES_WRITTEN = lookup.findVarHandle(NettyConnection.class, "framesWritten", long.class);
+            BYTES_WRITTEN = lookup.findVarHandle(NettyConnection.class, "bytesWritten", long.class);
+            FRAMES_READ = lookup.findVarHandle(NettyConnection.class, "framesRead", long.class);
+            BYTES_READ = lookup.findVarHandle(NettyConnection.class, "bytesRead", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final Channel channel;
+    private final NettyTransport transport;
+    private final WriteCoalescer coalescer;
+    private final FrameHandler handler;
+    private final InetSocketAddress remote;
+    private final String name;
+    private final AtomicInteger state = new AtomicInteger(OPEN);
+    /** Bytes accepted by write() and not yet handed to channel.write (Netty counts the rest). */
+    private final AtomicLong queuedBytes = new AtomicLong();
+    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+
+    /** What unwritten frames fail with after abort(cause). */
+    private volatile Throwable abortCause;
+    /** Why the channel closed, when not by a local close or abort (peer EOF or reset, protocol, handler). */
+    private volatile Throwable closeCause;
+    /** Set before the connect future completes: only connections handed out get onClosed. */
+    private volatile boolean handedOut;
+
+    // Loop-thread state.
+    boolean touched;
+    private boolean gracefullyClosed;
+    private boolean inactive;
+    private boolean lastWritable = true;
+    private ConnectionClosedException unwrittenFailure;
+
+    // Written by the loop thread only, read by stats() from any thread (release/acquire via VarHandles).
+    @SuppressWarnings("unused") private long framesWritten;
+    @SuppressWarnings("unused") private long bytesWritten;
+    @SuppressWarnings("unused") private long framesRead;
+    @SuppressWarnings("unused") private long bytesRead;
+
+    NettyConnection(Channel channel, NettyTransport transport, WriteCoalescer coalescer, FrameHandler handler,
+                    InetSocketAddress remote, String name) {
+        this.channel = channel;
+        this.transport = transport;
+        this.coalescer = coalescer;
+        this.handler = handler;
+        this.remote = remote;
+        this.name = name;
+    }
+
+    // ---- Connection -----------------------------------------------------------------------------------
+
+    @Override
+    public void write(ByteBuffer frame, WriteListener listener) {
+        Objects.requireNonNull(frame, "frame");
+        if (state.get() != OPEN) {
+            refuse(listener);
+            return;
+        }
+        int bytes = frame.remaining();
+        queuedBytes.addAndGet(bytes);
+        coalescer.enqueue(new PendingWrite(this, Unpooled.wrappedBuffer(frame), bytes, listener));
+    }
+
+    @Override
+    public void write(ByteBuffer[] frameParts, WriteListener listener) {
+        Objects.requireNonNull(frameParts, "frameParts");
+        if (state.get() != OPEN) {
+            refuse(listener);
+            return;
+        }
+        int bytes = 0;
+        for (ByteBuffer part : frameParts) {
+            bytes += part.remaining();
+        }
+        queuedBytes.addAndGet(bytes);
+        // A composite over the caller's buffers: Netty writes its parts with one gathering write, no copy.
+        coalescer.enqueue(new PendingWrite(this, Unpooled.wrappedBuffer(frameParts), bytes, listener));
+    }
+
+    private void refuse(WriteListener listener) {
+        if (listener != null) {
+            notify(listener, new ConnectionClosedException(name + " is closed: write refused"));
+        }
+    }
+
+    @Override
+    public boolean isWritable() {
+        return channel.isWritable();
+    }
+
+    @Override
+    public long pendingBytes() {
+        ChannelOutboundBuffer buffer = channel.unsafe().outboundBuffer();
+        return queuedBytes.get() + (buffer == null ? 0 : buffer.totalPendingWriteBytes());
+    }
+
+    @Override
+    public CompletableFuture<Void> close() {
+        if (state.compareAndSet(OPEN, CLOSING)) {
+            // Behind every frame already queued, so they are handed to Netty first.
+            coalescer.enqueue(PendingWrite.closeMarker(this));
+        }
+        return closeFuture;
+    }
+
+    @Override
+    public void abort(Throwable cause) {
+        Throwable why = cause != null ? cause : new ConnectionClosedException(name + " aborted");
+        for (;;) {
+            int s = state.get();
+            if (s == CLOSED) {
+                return;
+            }
+            if (state.compareAndSet(s, CLOSED)) {
+                break;
+            }
+        }
+        abortCause = why;
+        channel.close(); // Netty runs it on the loop and fails its outbound buffer there
+    }
+
+    @Override
+    public boolean isOpen() {
+        return state.get() == OPEN;
+    }
+
+    @Override
+    public InetSocketAddress remoteAddress() {
+        return remote;
+    }
+
+    @Override
+    public ConnectionStats stats() {
+        // Netty does not expose its write calls, short writes or wakeups: those read 0.
+        return new ConnectionStats((long) FRAMES_WRITTEN.getAcquire(this), (long) BYTES_WRITTEN.getAcquire(this),
+                (long) FRAMES_READ.getAcquire(this), (long) BYTES_READ.getAcquire(this), 0, 0, 0, 0,
+                pendingBytes());
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+
+    // ---- write path (loop thread) ---------------------------------------------------------------------
+
+    void writeOnLoop(PendingWrite write) {
+        queuedBytes.addAndGet(-write.bytes);
+        if (write.isCloseMarker()) {
+            startGracefulClose();
+            return;
+        }
+        if (write.listener == null) {
+            // Nobody waits for this one: no promise, and the frame counts as written once Netty has it.
+            channel.write(write.message, channel.voidPromise());
+            countWritten(write.bytes);
+        } else {
+            ChannelPromise promise = channel.newPromise();
+            promise.addListener(write);
+            channel.write(write.message, promise);
+        }
+    }
+
+    void flushOnLoop() {
+        channel.flush();
+    }
+
+    private void startGracefulClose() {
+        // Completes after every earlier write on this channel completed (the outbound buffer is ordered).
+        channel.write(Unpooled.EMPTY_BUFFER).addListener((ChannelFuture f) -> {
+            if (f.isSuccess() && abortCause == null && closeCause == null) {
+                gracefullyClosed = true;
+                channel.close();
+            }
+        });
+    }
+
+    void writeCompleted(PendingWrite write, Throwable failure) {
+        if (failure == null) {
+            countWritten(write.bytes);
+            notify(write.listener, null);
+        } else {
+            notify(write.listener, failureFor(failure));
+        }
+    }
+
+    /** A frame the coalescer could not hand to the loop because the loop is gone. */
+    void failUnqueued(PendingWrite write) {
+        queuedBytes.addAndGet(-write.bytes);
+        if (write.message != null) {
+            write.message.release();
+        }
+        if (write.listener != null) {
+            Throwable a = abortCause;
+            notify(write.listener, a != null ? a
+                    : new ConnectionClosedException(name + " closed: its transport is closed"));
+        }
+    }
+
+    private Throwable failureFor(Throwable nettyCause) {
+        Throwable a = abortCause;
+        if (a != null) {
+            return a;
+        }
+        if (closeCause == null && !(nettyCause instanceof ClosedChannelException)) {
+            closeCause = nettyCause; // a write error (broken pipe, reset) is what closed the channel
+        }
+        if (unwrittenFailure == null) {
+            Throwable c = closeCause;
+            unwrittenFailure = c == null
+                    ? new ConnectionClosedException(name + " closed before the frame was written", nettyCause)
+                    : new ConnectionClosedException(name + " closed before the frame was written: " + c, c);
+        }
+        return unwrittenFailure;
+    }
+
+    private void countWritten(int bytes) {
+        FRAMES_WRITTEN.setRelease(this, (long) FRAMES_WRITTEN.get(this) + 1);
+        BYTES_WRITTEN.setRelease(this, (long) BYTES_WRITTEN.get(this) + bytes);
+    }
+
+    void countRead(int bytes) {
+        BYTES_READ.setRelease(this, (long) BYTES_READ.get(this) + bytes);
+    }
+
+    private void notify(WriteListener listener, Throwable failureOrNull) {
+        try {
+            listener.onComplete(failureOrNull);
+        } catch (Throwable t) {
+            log.warn("write listener of {} threw; ignored", name, t);
+        }
+    }
+
+    void failedToHandOut() {
+        handedOut = false;
+    }
+
+    void handedOut() {
+        handedOut = true;
+    }
+
+    // ---- inbound (loop thread) ------------------------------------------------------------------------
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf frame = (ByteBuf) msg;
+        try {
+            if (inactive || closeCause != null || abortCause != null) {
+                return; // the connection is failing: nothing more reaches the handler
+            }
+            int length = frame.readableBytes();
+            // The slice's own NIO view: no ByteBuffer allocated per frame.
+            ByteBuffer view = frame.nioBufferCount() == 1 ? frame.internalNioBuffer(frame.readerIndex(), length)
+                    : frame.nioBuffer();
+            FRAMES_READ.setRelease(this, (long) FRAMES_READ.get(this) + 1);
+            handler.onFrame(this, view.order(ByteOrder.BIG_ENDIAN));
+        } catch (Throwable t) {
+            failWith(t);
+        } finally {
+            frame.release();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        boolean writable = channel.isWritable();
+        if (writable != lastWritable && !inactive && closeCause == null) {
+            lastWritable = writable;
+            try {
+                handler.onWritabilityChanged(this, writable);
+            } catch (Throwable t) {
+                failWith(t);
+            }
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+        if (event instanceof ChannelInputShutdownEvent) {
+            // Half-closure is on only so the peer's EOF is seen here, as a cause, before the channel closes.
+            if (closeCause == null) {
+                closeCause = new ConnectionClosedException(name + " closed by the peer (end of stream)");
+            }
+            channel.close();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable why = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        failWith(why);
+    }
+
+    private void failWith(Throwable cause) {
+        if (closeCause == null && abortCause == null && !inactive) {
+            closeCause = cause;
+        }
+        state.set(CLOSED);
+        channel.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (inactive) {
+            return;
+        }
+        inactive = true;
+        state.set(CLOSED);
+        transport.removed(this);
+        // Frames still in this loop's coalescer queue fail now (the channel is closed), before onClosed.
+        coalescer.drain();
+        if (handedOut) {
+            Throwable cause = abortCause != null ? abortCause : closeCause;
+            if (cause == null && !gracefullyClosed) {
+                cause = new ConnectionClosedException(name + " closed");
+            }
+            try {
+                handler.onClosed(this, cause);
+            } catch (Throwable t) {
+                log.warn("onClosed handler of {} threw; ignored", name, t);
+            }
+        }
+        // Last, so whoever joins close() sees onClosed done.
+        closeFuture.complete(null);
+    }
+}

@@ -1,0 +1,230 @@
+package io.cqlnio.bench.netty;
+
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.ConnectionClosedException;
+import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.TransportException;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.resolver.NoopAddressResolverGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A {@link Transport} over one Netty event loop group ({@code loops} threads, NIO or epoll), configured the
+ * way a Netty-based CQL driver runs: pooled direct allocator, TCP_NODELAY, the watermarks of the
+ * {@link TransportConfig}, and the Java driver's write coalescer (one per event loop).
+ */
+final class NettyTransport implements Transport {
+
+    private static final Logger log = LoggerFactory.getLogger(NettyTransport.class);
+    private static final long SHUTDOWN_TIMEOUT_SECONDS = 10;
+
+    private final String name;
+    private final TransportConfig config;
+    private final EventLoopGroup group;
+    private final Bootstrap bootstrap;
+    /** Fixed at construction, read-only afterwards: safe to read from any thread. */
+    private final Map<EventExecutor, WriteCoalescer> coalescers = new IdentityHashMap<>();
+    private final Set<NettyConnection> connections = ConcurrentHashMap.newKeySet();
+    private final Set<CompletableFuture<Connection>> pendingConnects = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicInteger ids = new AtomicInteger();
+
+    NettyTransport(String name, TransportConfig config, IoHandlerFactory ioHandlerFactory,
+                   Class<? extends Channel> channelClass) {
+        this.name = name;
+        this.config = config;
+        this.group = new MultiThreadIoEventLoopGroup(config.loops(), new DefaultThreadFactory("cqlnio-" + name, true),
+                ioHandlerFactory);
+        for (EventExecutor loop : group) {
+            coalescers.put(loop, new WriteCoalescer((EventLoop) loop));
+        }
+        int readBuffer = config.readBufferSize();
+        Bootstrap b = new Bootstrap().group(group).channel(channelClass)
+                // The SPI takes resolved addresses; Netty's default resolver group would spin up resolvers.
+                .resolver(NoopAddressResolverGroup.INSTANCE)
+                .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .option(ChannelOption.TCP_NODELAY, config.tcpNoDelay())
+                .option(ChannelOption.SO_KEEPALIVE, config.keepAlive())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE,
+                        config.connectTimeout().toMillis()))
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(
+                        clampToInt(config.writeLowWatermark()), clampToInt(config.writeHighWatermark())))
+                .option(ChannelOption.WRITE_SPIN_COUNT, config.writeSpinCount())
+                .option(ChannelOption.RCVBUF_ALLOCATOR,
+                        new AdaptiveRecvByteBufAllocator(64, Math.min(2048, readBuffer), readBuffer))
+                // Lets the peer's EOF arrive as an event, so onClosed can name it as the cause.
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        if (config.sendBufferSize() > 0) {
+            b.option(ChannelOption.SO_SNDBUF, config.sendBufferSize());
+        }
+        if (config.receiveBufferSize() > 0) {
+            b.option(ChannelOption.SO_RCVBUF, config.receiveBufferSize());
+        }
+        this.bootstrap = b;
+    }
+
+    private static int clampToInt(long value) {
+        return (int) Math.min(Integer.MAX_VALUE, value);
+    }
+
+    @Override
+    public CompletableFuture<Connection> connect(InetSocketAddress remote, FrameHandler handler) {
+        if (remote == null || handler == null) {
+            throw new NullPointerException(remote == null ? "remote" : "handler");
+        }
+        if (remote.isUnresolved()) {
+            return CompletableFuture.failedFuture(new TransportException("cannot connect to " + remote
+                    + ": unresolved address"));
+        }
+        CompletableFuture<Connection> result = new CompletableFuture<>();
+        pendingConnects.add(result);
+        if (closed.get()) {
+            failConnect(result, remote);
+            return result;
+        }
+        String connectionName = name + "#" + ids.incrementAndGet() + "[" + remote + "]";
+        ChannelFuture connecting;
+        try {
+            connecting = bootstrap.clone().handler(new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    NettyConnection connection = new NettyConnection(ch, NettyTransport.this,
+                            coalescers.get(ch.eventLoop()), handler, remote, connectionName);
+                    ch.pipeline().addLast(new FrameDecoder(connection, config.frameCodec(), config.maxFrameLength()),
+                            connection);
+                }
+            }).connect(remote);
+        } catch (RejectedExecutionException e) {
+            failConnect(result, remote);
+            return result;
+        }
+        connecting.addListener((ChannelFuture f) -> connected(f, remote, result));
+        return result;
+    }
+
+    private void connected(ChannelFuture f, InetSocketAddress remote, CompletableFuture<Connection> result) {
+        pendingConnects.remove(result);
+        if (!f.isSuccess()) {
+            result.completeExceptionally(connectFailure(remote, f.cause()));
+            return;
+        }
+        NettyConnection connection = f.channel().pipeline().get(NettyConnection.class);
+        if (connection == null) { // closed under us (transport shutdown) before the listener ran
+            failConnect(result, remote);
+            f.channel().close();
+            return;
+        }
+        connections.add(connection);
+        connection.handedOut();
+        // Checked after adding, so close() either sees this connection or we see closed.
+        if (closed.get() || !result.complete(connection)) {
+            connection.failedToHandOut();
+            connections.remove(connection);
+            failConnect(result, remote);
+            f.channel().close();
+        }
+    }
+
+    private void failConnect(CompletableFuture<Connection> result, InetSocketAddress remote) {
+        pendingConnects.remove(result);
+        result.completeExceptionally(new TransportException("cannot connect to " + remote + ": transport " + name
+                + " is closed"));
+    }
+
+    private TransportException connectFailure(InetSocketAddress remote, Throwable cause) {
+        if (cause instanceof ConnectTimeoutException) {
+            return new TransportException("connect to " + remote + " timed out after "
+                    + config.connectTimeout().toMillis() + " ms", cause);
+        }
+        if (cause instanceof ConnectException) {
+            return new TransportException("connect to " + remote + " refused: " + cause.getMessage(), cause);
+        }
+        if (closed.get() || cause instanceof RejectedExecutionException) {
+            return new TransportException("cannot connect to " + remote + ": transport " + name + " is closed",
+                    cause);
+        }
+        return new TransportException("connect to " + remote + " failed: " + cause, cause);
+    }
+
+    void removed(NettyConnection connection) {
+        connections.remove(connection);
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            awaitTermination();
+            return;
+        }
+        for (CompletableFuture<Connection> pending : pendingConnects) {
+            pending.completeExceptionally(new TransportException("connect failed: transport " + name
+                    + " closed first"));
+        }
+        pendingConnects.clear();
+        for (NettyConnection connection : connections) {
+            connection.abort(new ConnectionClosedException(connection + " closed: transport " + name + " closed"));
+        }
+        // No quiet period: the close tasks above are already queued and run before the loops stop.
+        group.shutdownGracefully(0, SHUTDOWN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        awaitTermination();
+    }
+
+    private void awaitTermination() {
+        for (EventExecutor loop : group) {
+            if (loop.inEventLoop()) {
+                return; // closing from our own loop: it cannot wait for itself to end
+            }
+        }
+        Future<?> termination = group.terminationFuture();
+        if (!termination.awaitUninterruptibly(SHUTDOWN_TIMEOUT_SECONDS + 5, TimeUnit.SECONDS)) {
+            log.warn("{}: event loops still running {} s after close", name, SHUTDOWN_TIMEOUT_SECONDS + 5);
+            return;
+        }
+        coalescers.values().forEach(WriteCoalescer::terminate);
+        // Netty tells group termination through its GlobalEventExecutor thread; wait for it to go too,
+        // so close() leaves no thread behind.
+        try {
+            GlobalEventExecutor.INSTANCE.awaitInactivity(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IllegalStateException e) {
+            // never started: nothing to wait for
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + config;
+    }
+}
