@@ -1,0 +1,299 @@
+package io.cqlnio.bench;
+
+import io.cqlnio.spi.Transports;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.results.format.ResultFormatType;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * Runs a short side-by-side comparison and prints the markdown tables of {@code docs/BENCHMARKS.md}:
+ * frames/s per transport, the ratios cqlnio/netty-nio and cqlnio/blocking, and bytes allocated per frame
+ * ({@code gc.alloc.rate.norm} scaled to frames), plus latency percentiles. Raw JMH results go to JSON.
+ *
+ * <pre>
+ * java -cp transport-bench/target/benchmarks.jar io.cqlnio.bench.CompareRunner \
+ *      --sizes 64,1024,24576 --windows 1,16,128 --connections 1 --forks 1 --wi 5 --w 1 --i 5 --r 2 \
+ *      --latency --json target/compare.json --md target/compare.md
+ * </pre>
+ * Options (all optional): {@code --transports a,b} (default: every SPI provider found plus blocking),
+ * {@code --sizes}, {@code --windows}, {@code --connections}, {@code --forks}, {@code --wi}/{@code --w}
+ * (warmup iterations/seconds), {@code --i}/{@code --r} (measurement iterations/seconds),
+ * {@code --throughput false}, {@code --latency}, {@code --oneway}, {@code --json FILE}, {@code --md FILE}.
+ */
+public final class CompareRunner {
+
+    static final String OURS = "nio";
+    static final String NETTY = "netty-nio";
+
+    private CompareRunner() {
+    }
+
+    /** Parsed command line. Package-private so the smoke test can build one. */
+    static final class Settings {
+        List<String> transports = defaultTransports();
+        List<String> sizes = List.of("64", "1024", "24576");
+        List<String> windows = List.of("1", "16", "128");
+        List<String> connections = List.of("1", "8");
+        int forks = 1;
+        int warmupIterations = 5;
+        TimeValue warmupTime = TimeValue.seconds(1);
+        int iterations = 5;
+        TimeValue iterationTime = TimeValue.seconds(2);
+        boolean throughput = true;
+        boolean latency;
+        boolean oneWay;
+        Path json = Path.of("target", "compare.json");
+        Path markdown;
+
+        static Settings parse(String[] args) {
+            Settings s = new Settings();
+            for (int i = 0; i < args.length; i++) {
+                String value = i + 1 < args.length ? args[i + 1] : null;
+                switch (args[i]) {
+                    case "--transports": s.transports = List.of(value.split(",")); i++; break;
+                    case "--sizes": s.sizes = List.of(value.split(",")); i++; break;
+                    case "--windows": s.windows = List.of(value.split(",")); i++; break;
+                    case "--connections": s.connections = List.of(value.split(",")); i++; break;
+                    case "--forks": s.forks = Integer.parseInt(value); i++; break;
+                    case "--wi": s.warmupIterations = Integer.parseInt(value); i++; break;
+                    case "--w": s.warmupTime = TimeValue.fromString(seconds(value)); i++; break;
+                    case "--i": s.iterations = Integer.parseInt(value); i++; break;
+                    case "--r": s.iterationTime = TimeValue.fromString(seconds(value)); i++; break;
+                    case "--throughput": s.throughput = Boolean.parseBoolean(value); i++; break;
+                    case "--latency": s.latency = true; break;
+                    case "--oneway": s.oneWay = true; break;
+                    case "--json": s.json = Path.of(value); i++; break;
+                    case "--md": s.markdown = Path.of(value); i++; break;
+                    default: throw new IllegalArgumentException("unknown option " + args[i]
+                            + "; see the Javadoc of " + CompareRunner.class.getName());
+                }
+            }
+            return s;
+        }
+
+        private static String seconds(String value) {
+            return Character.isDigit(value.charAt(value.length() - 1)) ? value + "s" : value;
+        }
+
+        private static List<String> defaultTransports() {
+            List<String> found = new ArrayList<>();
+            for (String name : List.of(OURS, NETTY, "netty-epoll")) {
+                if (Transports.names().contains(name)) {
+                    found.add(name);
+                }
+            }
+            found.add(Harness.BLOCKING);
+            return found;
+        }
+    }
+
+    public static void main(String[] args) throws RunnerException, IOException {
+        Settings settings = Settings.parse(args);
+        Report report = run(settings);
+        System.out.println();
+        System.out.println(report.markdown());
+        if (settings.markdown != null) {
+            Files.writeString(settings.markdown, report.markdown(), StandardCharsets.UTF_8);
+        }
+    }
+
+    /** The markdown tables and the JMH results they came from. */
+    record Report(String markdown, List<RunResult> results) {
+    }
+
+    /** Runs what {@code settings} asks for. */
+    static Report run(Settings settings) throws RunnerException {
+        StringBuilder report = new StringBuilder();
+        List<RunResult> all = new ArrayList<>();
+        if (settings.throughput) {
+            Collection<RunResult> results = runJmh(settings, ThroughputBenchmark.class, true, "throughput");
+            all.addAll(results);
+            report.append(throughputTable("Throughput (echo, frames/s counted at the receiver)", results, settings));
+        }
+        if (settings.oneWay) {
+            Collection<RunResult> results = runJmh(settings, OneWayBenchmark.class, false, "oneway");
+            all.addAll(results);
+            report.append(throughputTable("One-way writes (peer discards, frames/s completed)", results, settings));
+        }
+        if (settings.latency) {
+            Collection<RunResult> results = runJmh(settings, LatencyBenchmark.class, false, "latency");
+            all.addAll(results);
+            report.append(latencyTable(results, settings));
+        }
+        return new Report(report.toString(), all);
+    }
+
+    private static Collection<RunResult> runJmh(Settings s, Class<?> benchmark, boolean echoGrid, String suffix)
+            throws RunnerException {
+        ChainedOptionsBuilder options = new OptionsBuilder()
+                .include(benchmark.getName().replace(".", "\\.") + "\\.")
+                .param("transport", s.transports.toArray(new String[0]))
+                .param("frameSize", s.sizes.toArray(new String[0]))
+                .forks(s.forks)
+                .warmupIterations(s.warmupIterations).warmupTime(s.warmupTime)
+                .measurementIterations(s.iterations).measurementTime(s.iterationTime)
+                .addProfiler(GCProfiler.class)
+                .resultFormat(ResultFormatType.JSON)
+                .result(jsonPath(s.json, suffix));
+        if (echoGrid) {
+            options.param("window", s.windows.toArray(new String[0]))
+                    .param("connections", s.connections.toArray(new String[0]));
+        }
+        return new Runner(options.build()).run();
+    }
+
+    private static String jsonPath(Path json, String suffix) {
+        String name = json.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String withSuffix = dot < 0 ? name + "-" + suffix : name.substring(0, dot) + "-" + suffix + name.substring(dot);
+        Path parent = json.toAbsolutePath().getParent();
+        return parent.resolve(withSuffix).toString();
+    }
+
+    /** Rows frame size × window × connections; a column of frames/s and one of B/frame per transport. */
+    static String throughputTable(String title, Collection<RunResult> results, Settings s) {
+        Map<String, Map<String, RunResult>> rows = new LinkedHashMap<>();
+        TreeSet<String> keys = new TreeSet<>((a, b) -> compareRowKeys(a, b));
+        for (RunResult r : results) {
+            String window = r.getParams().getParam("window");
+            String connections = r.getParams().getParam("connections");
+            String key = r.getParams().getParam("frameSize") + "|" + (window == null ? "-" : window) + "|"
+                    + (connections == null ? "1" : connections);
+            keys.add(key);
+            rows.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(r.getParams().getParam("transport"), r);
+        }
+        StringBuilder t = new StringBuilder("### ").append(title).append("\n\n");
+        t.append("| body B | window | conns |");
+        for (String tr : s.transports) {
+            t.append(' ').append(tr).append(" frames/s |");
+        }
+        t.append(" nio/netty-nio | nio/blocking |");
+        for (String tr : s.transports) {
+            t.append(' ').append(tr).append(" B/frame |");
+        }
+        t.append("\n|---|---|---|");
+        t.append("---:|".repeat(s.transports.size() * 2 + 2)).append('\n');
+        for (String key : keys) {
+            String[] k = key.split("\\|");
+            Map<String, RunResult> row = rows.get(key);
+            t.append("| ").append(k[0]).append(" | ").append(k[1]).append(" | ").append(k[2]).append(" |");
+            for (String tr : s.transports) {
+                t.append(' ').append(format(frames(row.get(tr)))).append(" |");
+            }
+            t.append(' ').append(ratio(frames(row.get(OURS)), frames(row.get(NETTY)))).append(" |");
+            t.append(' ').append(ratio(frames(row.get(OURS)), frames(row.get(Harness.BLOCKING)))).append(" |");
+            for (String tr : s.transports) {
+                t.append(' ').append(formatBytes(bytesPerFrame(row.get(tr)))).append(" |");
+            }
+            t.append('\n');
+        }
+        return t.append('\n').toString();
+    }
+
+    private static int compareRowKeys(String a, String b) {
+        String[] x = a.split("\\|");
+        String[] y = b.split("\\|");
+        for (int i = 0; i < 3; i++) {
+            int c = Long.compare(number(x[i]), number(y[i]));
+            if (c != 0) {
+                return c;
+            }
+        }
+        return 0;
+    }
+
+    private static long number(String s) {
+        return "-".equals(s) ? 0 : Long.parseLong(s);
+    }
+
+    /** Frames per second the receiver counted (the primary score where the benchmark has no counter). */
+    static double frames(RunResult r) {
+        if (r == null) {
+            return Double.NaN;
+        }
+        Result<?> counted = r.getSecondaryResults().get("frames");
+        return counted != null ? counted.getScore() : r.getPrimaryResult().getScore();
+    }
+
+    /** {@code gc.alloc.rate.norm} is per operation; one blocking operation writes several frames. */
+    static double bytesPerFrame(RunResult r) {
+        if (r == null) {
+            return Double.NaN;
+        }
+        Result<?> norm = r.getSecondaryResults().get("gc.alloc.rate.norm");
+        double frames = frames(r);
+        if (norm == null || !(frames > 0)) {
+            return Double.NaN;
+        }
+        return norm.getScore() * r.getPrimaryResult().getScore() / frames;
+    }
+
+    static String latencyTable(Collection<RunResult> results, Settings s) {
+        Map<String, Map<String, RunResult>> rows = new LinkedHashMap<>();
+        for (RunResult r : results) {
+            rows.computeIfAbsent(r.getParams().getParam("frameSize"), k -> new LinkedHashMap<>())
+                    .put(r.getParams().getParam("transport"), r);
+        }
+        StringBuilder t = new StringBuilder("### Latency (one outstanding frame, µs: p50 / p99 / p99.9)\n\n");
+        t.append("| body B |");
+        for (String tr : s.transports) {
+            t.append(' ').append(tr).append(" |");
+        }
+        t.append(" nio/netty-nio p50 | nio/netty-nio p99 |\n|---|");
+        t.append("---:|".repeat(s.transports.size() + 2)).append('\n');
+        List<String> sizes = new ArrayList<>(rows.keySet());
+        sizes.sort((a, b) -> Long.compare(Long.parseLong(a), Long.parseLong(b)));
+        for (String size : sizes) {
+            Map<String, RunResult> row = rows.get(size);
+            t.append("| ").append(size).append(" |");
+            for (String tr : s.transports) {
+                RunResult r = row.get(tr);
+                t.append(' ').append(r == null ? "n/a" : String.format(Locale.ROOT, "%.1f / %.1f / %.1f",
+                        percentile(r, 50), percentile(r, 99), percentile(r, 99.9))).append(" |");
+            }
+            t.append(' ').append(ratio(percentile(row.get(OURS), 50), percentile(row.get(NETTY), 50))).append(" |");
+            t.append(' ').append(ratio(percentile(row.get(OURS), 99), percentile(row.get(NETTY), 99))).append(" |\n");
+        }
+        return t.append('\n').toString();
+    }
+
+    static double percentile(RunResult r, double p) {
+        return r == null ? Double.NaN : r.getPrimaryResult().getStatistics().getPercentile(p);
+    }
+
+    private static String ratio(double a, double b) {
+        return Double.isNaN(a) || Double.isNaN(b) || b == 0 ? "n/a" : String.format(Locale.ROOT, "%.2f×", a / b);
+    }
+
+    private static String format(double framesPerSecond) {
+        if (Double.isNaN(framesPerSecond)) {
+            return "n/a";
+        }
+        if (framesPerSecond >= 1_000_000) {
+            return String.format(Locale.ROOT, "%.2f M", framesPerSecond / 1_000_000);
+        }
+        return String.format(Locale.ROOT, "%.0f k", framesPerSecond / 1_000);
+    }
+
+    private static String formatBytes(double bytes) {
+        return Double.isNaN(bytes) ? "n/a" : String.format(Locale.ROOT, "%.0f", bytes);
+    }
+}

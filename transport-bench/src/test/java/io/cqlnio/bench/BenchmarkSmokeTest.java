@@ -1,0 +1,52 @@
+package io.cqlnio.bench;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Keeps the benchmarks from rotting: runs every benchmark once, in-process (forks 0), for a fraction of a
+ * second per transport through the same code path as {@link CompareRunner}, and checks frames really
+ * made the round trip and the report has its columns. Not a performance test: the numbers are ignored.
+ */
+class BenchmarkSmokeTest {
+
+    @Test
+    @Timeout(120)
+    void everyBenchmarkRunsBrieflyForEveryTransportAndTheReportRenders() throws Exception {
+        CompareRunner.Settings s = new CompareRunner.Settings();
+        s.sizes = List.of("1024");
+        s.windows = List.of("16");
+        s.connections = List.of("1");
+        s.forks = 0;
+        s.warmupIterations = 0;
+        s.iterations = 1;
+        s.iterationTime = TimeValue.milliseconds(200);
+        s.latency = true;
+        s.oneWay = true;
+        Path dir = Files.createDirectories(Path.of("target", "smoke"));
+        s.json = dir.resolve("smoke.json");
+
+        CompareRunner.Report report = CompareRunner.run(s);
+        System.out.println(report.markdown());
+
+        assertEquals(s.transports.size() * 3, report.results().size(), "one result per transport and benchmark");
+        for (RunResult r : report.results()) {
+            String what = r.getParams().getBenchmark() + " " + r.getParams().getParam("transport");
+            assertTrue(CompareRunner.frames(r) > 0, what + " moved no frame");
+        }
+        for (String transport : s.transports) {
+            assertTrue(report.markdown().contains(transport + " frames/s"), report.markdown());
+        }
+        assertTrue(report.markdown().contains("nio/netty-nio"), report.markdown());
+        assertTrue(Files.size(dir.resolve("smoke-throughput.json")) > 0);
+    }
+}
