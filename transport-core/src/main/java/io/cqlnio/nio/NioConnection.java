@@ -221,7 +221,9 @@ final class NioConnection implements Connection, FrameReader.Sink {
         try {
             result = writer.flush(channel, loop.iov);
         } catch (IOException e) {
-            closeNow(e, new ConnectionClosedException("write failed on " + this + ": " + e.getMessage(), e));
+            ConnectionClosedException why = new ConnectionClosedException("write failed on " + this + ": "
+                    + e.getMessage(), e);
+            closeNow(why, why);
             return;
         } catch (RuntimeException e) {
             closeOnError(e);

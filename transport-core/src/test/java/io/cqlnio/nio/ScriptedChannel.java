@@ -1,6 +1,5 @@
 package io.cqlnio.nio;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
 import java.util.function.LongUnaryOperator;
@@ -13,7 +12,8 @@ import java.util.function.LongUnaryOperator;
 final class ScriptedChannel implements GatheringByteChannel {
 
     private final LongUnaryOperator script;
-    private final ByteArrayOutputStream accepted = new ByteArrayOutputStream();
+    private byte[] accepted = new byte[1024];
+    private int size;
     private long calls;
 
     ScriptedChannel(LongUnaryOperator script) {
@@ -26,11 +26,11 @@ final class ScriptedChannel implements GatheringByteChannel {
     }
 
     byte[] bytes() {
-        return accepted.toByteArray();
+        return java.util.Arrays.copyOf(accepted, size);
     }
 
     long acceptedCount() {
-        return accepted.size();
+        return size;
     }
 
     long calls() {
@@ -44,9 +44,11 @@ final class ScriptedChannel implements GatheringByteChannel {
         for (int i = offset; i < offset + length && taken < allowance; i++) {
             ByteBuffer b = srcs[i];
             int n = (int) Math.min(b.remaining(), allowance - taken);
-            for (int j = 0; j < n; j++) {
-                accepted.write(b.get());
+            if (size + n > accepted.length) {
+                accepted = java.util.Arrays.copyOf(accepted, Math.max(size + n, accepted.length * 2));
             }
+            b.get(accepted, size, n);
+            size += n;
             taken += n;
         }
         return taken;
