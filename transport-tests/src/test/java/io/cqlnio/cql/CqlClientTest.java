@@ -1,0 +1,332 @@
+package io.cqlnio.cql;
+
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.ConnectionClosedException;
+import io.cqlnio.spi.ConnectionStats;
+import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.WriteListener;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.EOFException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The client against a scripted in-memory connection: multiplexing, errors, timeouts, orphans, closing. */
+class CqlClientTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(5);
+
+    private FakeTransport transport;
+    private CqlClient client;
+
+    @BeforeEach
+    void connect() throws Exception {
+        transport = new FakeTransport();
+        client = connectWith(CqlClient.Options.defaults());
+    }
+
+    @AfterEach
+    void close() {
+        client.close();
+    }
+
+    private CqlClient connectWith(CqlClient.Options options) throws Exception {
+        CompletableFuture<CqlClient> connecting = CqlClient.connect(transport, new InetSocketAddress("127.0.0.1", 9042),
+                options);
+        Sent startup = transport.connection.next();
+        assertEquals(Frames.STARTUP, startup.opcode);
+        assertEquals(options.version(), startup.version);
+        transport.connection.respond(Responses.ready(startup.streamId));
+        return connecting.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Test
+    void thirtyTwoThousandSevenHundredSixtyEightRequestsInFlightAnsweredOutOfOrder() throws Exception {
+        List<CompletableFuture<CqlResult>> futures = new ArrayList<>();
+        for (int i = 0; i < CqlClient.MAX_STREAMS; i++) {
+            futures.add(client.query("USE ks" + i));
+        }
+        assertEquals(CqlClient.MAX_STREAMS, client.inFlight());
+        ExecutionException full = assertThrows(ExecutionException.class, () -> client.query("one too many").get());
+        assertInstanceOf(IllegalStateException.class, full.getCause());
+
+        List<Sent> sent = new ArrayList<>();
+        BitSet ids = new BitSet();
+        for (int i = 0; i < CqlClient.MAX_STREAMS; i++) {
+            Sent s = transport.connection.next();
+            assertFalse(ids.get(s.streamId), "stream id " + s.streamId + " used twice while in flight");
+            ids.set(s.streamId);
+            sent.add(s);
+        }
+        Collections.shuffle(sent);
+        for (Sent s : sent) {
+            // Answer each with the keyspace named in its own query, so a mix-up would show.
+            transport.connection.respond(Responses.setKeyspace(s.streamId, s.queryText().substring(4)));
+        }
+        for (int i = 0; i < futures.size(); i++) {
+            assertEquals(new CqlResult.SetKeyspace("ks" + i), futures.get(i).get(WAIT.toSeconds(), TimeUnit.SECONDS));
+        }
+        assertEquals(0, client.inFlight());
+    }
+
+    @Test
+    void anErrorBecomesAnExceptionWithCodeAndMessage() throws Exception {
+        CompletableFuture<CqlResult> f = client.query("SELEC");
+        Sent s = transport.connection.next();
+        transport.connection.respond(Responses.error(s.streamId, 0x2000, "line 1:0 no viable alternative"));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+        CqlServerException server = assertInstanceOf(CqlServerException.class, e.getCause());
+        assertEquals(0x2000, server.code());
+        assertEquals("line 1:0 no viable alternative", server.serverMessage());
+        assertEquals(s.streamId, server.streamId());
+        assertEquals(1, client.serverErrors());
+        assertEquals(0, client.protocolErrors());
+        assertEquals(0, client.inFlight(), "an error frees the stream id");
+    }
+
+    @Test
+    void protocolErrorsAreCountedEvenOnStreamsNobodyUsed() {
+        String message = "Invalid or unsupported protocol version (95); supported versions are (3/v3, 4/v4, 5/v5, 6/v6-beta)";
+        transport.connection.respond(Responses.error(24369, CqlServerException.PROTOCOL_ERROR, message));
+        assertEquals(1, client.protocolErrors());
+        assertEquals(1, client.unmatchedResponses());
+        assertEquals(message, client.firstProtocolError());
+    }
+
+    @Test
+    void aTimedOutRequestOrphansItsStreamIdUntilTheLateResponse() throws Exception {
+        client.close();
+        client = connectWith(CqlClient.Options.defaults().withRequestTimeout(Duration.ofMillis(50)));
+        CompletableFuture<CqlResult> slow = client.query("slow");
+        Sent first = transport.connection.next();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> slow.get(5, TimeUnit.SECONDS));
+        assertInstanceOf(CqlTimeoutException.class, e.getCause());
+        assertEquals(1, client.timeouts());
+        assertEquals(1, client.orphanedStreams());
+        assertEquals(1, client.inFlight(), "the orphan keeps its id");
+
+        CompletableFuture<CqlResult> next = client.query("next");
+        Sent second = transport.connection.next();
+        assertNotEquals(first.streamId, second.streamId, "an orphaned id must not be reused");
+
+        transport.connection.respond(Responses.voidResult(first.streamId));   // the late answer
+        assertEquals(0, client.orphanedStreams());
+        assertFalse(next.isDone(), "a late answer must not complete another request");
+        transport.connection.respond(Responses.setKeyspace(second.streamId, "ks"));
+        assertEquals(new CqlResult.SetKeyspace("ks"), next.get(5, TimeUnit.SECONDS));
+        assertEquals(0, client.inFlight());
+    }
+
+    @Test
+    void aFailedWriteFailsItsRequestAndFreesTheId() {
+        RuntimeException cause = new ConnectionClosedException("boom");
+        transport.connection.failNextWrite = cause;
+        CompletableFuture<CqlResult> f = client.query("x");
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+        assertEquals(cause, e.getCause());
+        assertEquals(0, client.inFlight());
+    }
+
+    @Test
+    void closingTheConnectionFailsEveryPendingRequestAndLaterOnes() throws Exception {
+        CompletableFuture<CqlResult> a = client.query("a");
+        CompletableFuture<CqlResult> b = client.query("b");
+        EOFException eof = new EOFException("peer closed");
+        transport.connection.handler.onClosed(transport.connection, eof);
+        for (CompletableFuture<CqlResult> f : List.of(a, b, client.query("after"))) {
+            ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+            ConnectionClosedException closed = assertInstanceOf(ConnectionClosedException.class, e.getCause());
+            assertNotNull(closed.getMessage());
+        }
+        assertEquals(0, client.inFlight());
+    }
+
+    @Test
+    void skipsTracingWarningsAndCustomPayloadBeforeTheBody() throws Exception {
+        CompletableFuture<CqlResult> f = client.query("x");
+        Sent s = transport.connection.next();
+        int flags = Frames.FLAG_TRACING | Frames.FLAG_WARNING | Frames.FLAG_CUSTOM_PAYLOAD;
+        transport.connection.respond(Responses.frame(4, flags, s.streamId, Frames.RESULT, w -> {
+            w.putRaw(new byte[16]);          // tracing id
+            w.putShort(1);
+            w.string("Batch too large");     // warnings
+            w.putShort(1);
+            w.string("k");
+            w.value(new byte[] {1});         // custom payload
+            w.putInt(3);
+            w.string("ks");
+        }));
+        assertEquals(new CqlResult.SetKeyspace("ks"), f.get(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void optionsDecodesSupported() throws Exception {
+        CompletableFuture<Map<String, List<String>>> f = client.options();
+        Sent s = transport.connection.next();
+        assertEquals(Frames.OPTIONS, s.opcode);
+        transport.connection.respond(Responses.frame(4, 0, s.streamId, Frames.SUPPORTED, w -> {
+            w.putShort(1);
+            w.string("PROTOCOL_VERSIONS");
+            w.putShort(1);
+            w.string("4/v4");
+        }));
+        assertEquals(Map.of("PROTOCOL_VERSIONS", List.of("4/v4")), f.get(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void aMalformedResponseFailsOnlyItsRequest() throws Exception {
+        CompletableFuture<CqlResult> f = client.query("x");
+        Sent s = transport.connection.next();
+        transport.connection.respond(Responses.frame(4, 0, s.streamId, Frames.RESULT, w -> w.putInt(77)));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+        assertInstanceOf(IllegalArgumentException.class, e.getCause());
+        assertTrue(transport.connection.isOpen());
+    }
+
+    @Test
+    void v5IsRefusedForStartupBecauseSegmentsAreNotImplemented() {
+        CompletableFuture<CqlClient> f = CqlClient.connect(transport, new InetSocketAddress("127.0.0.1", 9042),
+                CqlClient.Options.defaults().withVersion(5));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+        assertInstanceOf(UnsupportedOperationException.class, e.getCause());
+    }
+
+    /** One request frame as the client wrote it. */
+    record Sent(int version, int streamId, int opcode, ByteBuffer body) {
+        String queryText() {
+            return new Frames.Reader(body.duplicate()).readLongString();
+        }
+    }
+
+    static final class FakeTransport implements Transport {
+        FakeConnection connection;
+
+        @Override
+        public CompletableFuture<Connection> connect(InetSocketAddress remote, FrameHandler handler) {
+            connection = new FakeConnection(remote, handler);
+            return CompletableFuture.completedFuture(connection);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /** Records written frames; {@link #respond} delivers a frame as the transport's loop would. */
+    static final class FakeConnection implements Connection {
+        final InetSocketAddress remote;
+        final FrameHandler handler;
+        final LinkedBlockingQueue<Sent> written = new LinkedBlockingQueue<>();
+        volatile RuntimeException failNextWrite;
+        volatile boolean open = true;
+
+        FakeConnection(InetSocketAddress remote, FrameHandler handler) {
+            this.remote = remote;
+            this.handler = handler;
+        }
+
+        Sent next() {
+            try {
+                Sent s = written.poll(5, TimeUnit.SECONDS);
+                assertNotNull(s, "nothing written within 5 s");
+                return s;
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        synchronized void respond(ByteBuffer frame) {
+            handler.onFrame(this, frame);
+        }
+
+        @Override
+        public void write(ByteBuffer frame, WriteListener listener) {
+            write(new ByteBuffer[] {frame}, listener);
+        }
+
+        @Override
+        public void write(ByteBuffer[] parts, WriteListener listener) {
+            RuntimeException failure = failNextWrite;
+            failNextWrite = null;
+            if (failure == null) {
+                int total = 0;
+                for (ByteBuffer p : parts) {
+                    total += p.remaining();
+                }
+                ByteBuffer all = ByteBuffer.allocate(total);
+                for (ByteBuffer p : parts) {
+                    all.put(p.duplicate());
+                }
+                all.flip();
+                assertEquals(total - 9, all.getInt(5), "declared body length");
+                written.add(new Sent(all.get(0), all.getShort(2), all.get(4), all.position(9).slice()));
+            }
+            if (listener != null) {
+                listener.onComplete(failure);
+            }
+        }
+
+        @Override
+        public boolean isWritable() {
+            return true;
+        }
+
+        @Override
+        public long pendingBytes() {
+            return 0;
+        }
+
+        @Override
+        public CompletableFuture<Void> close() {
+            if (open) {
+                open = false;
+                handler.onClosed(this, null);
+            }
+            return CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public void abort(Throwable cause) {
+            if (open) {
+                open = false;
+                handler.onClosed(this, cause);
+            }
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        public InetSocketAddress remoteAddress() {
+            return remote;
+        }
+
+        @Override
+        public ConnectionStats stats() {
+            return new ConnectionStats(0, 0, 0, 0, 0, 0, 0, 0, 0);
+        }
+    }
+}
