@@ -90,7 +90,8 @@ public final class CassandraNode implements AutoCloseable {
     private Process process;
     private Thread shutdownHook;
 
-    private CassandraNode(Path dir, String classpath, String java) {
+    /** Package-private for tests; use {@link #fromSystemProperties}. */
+    CassandraNode(Path dir, String classpath, String java) {
         this.dir = dir.toAbsolutePath();
         this.classpath = classpath;
         this.java = java;

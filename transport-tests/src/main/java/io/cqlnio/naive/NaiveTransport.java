@@ -259,16 +259,19 @@ final class NaiveTransport implements Transport {
                 writeCalls.incrementAndGet();
                 bytesWritten.addAndGet(written);
                 framesWritten.addAndGet(batch.size());
+                boolean shortWrite = written < offered;
+                if (shortWrite) {   // counted before the listeners run, so they see it in stats()
+                    shortWrites.incrementAndGet();
+                    if (written == 0) {
+                        zeroByteWrites.incrementAndGet();
+                    }
+                }
                 // THE BUG, on purpose: every staged frame is reported as sent, whatever the count says; an
                 // unwritten remainder is simply dropped and the next batch starts a new frame on the wire.
                 for (Queued q : batch) {
                     notify(q.listener, null);
                 }
-                if (written < offered) {
-                    shortWrites.incrementAndGet();
-                    if (written == 0) {
-                        zeroByteWrites.incrementAndGet();
-                    }
+                if (shortWrite) {
                     return;   // the kernel is full: the next batch waits for OP_WRITE
                 }
             }
