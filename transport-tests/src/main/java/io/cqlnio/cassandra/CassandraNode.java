@@ -4,6 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.DataInputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -12,6 +13,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,6 +36,9 @@ import java.util.stream.Stream;
  * <p>Settings, all system properties: {@code cqlnio.cassandra.classpath} (file holding the node's class path,
  * written by the build), {@code cqlnio.cassandra.dir} (the node's directory, wiped on {@link #start()}),
  * {@code cqlnio.cassandra.java} (java executable of a JDK 11..17).
+ *
+ * <p>A node never outlives the JVM that started it: {@link #stop()}, a shutdown hook, and for a parent killed
+ * with SIGKILL the child's {@link ParentWatchdog}.
  *
  * <p>Threads: not thread-safe; one owner starts, kills and stops it.
  *
@@ -263,10 +268,12 @@ public final class CassandraNode implements AutoCloseable {
                 // A single node has no one to gossip with: do not wait for gossip to settle.
                 "-Dcassandra.skip_wait_for_gossip_to_settle=0",
                 "-Dcassandra.ring_delay_ms=0",
-                "-cp", classpath,
-                "org.apache.cassandra.service.CassandraDaemon"));
+                "-cp", watchdogClasspath() + File.pathSeparator + classpath,
+                // ParentWatchdog starts CassandraDaemon and halts the node if this JVM dies without stopping it.
+                ParentWatchdog.class.getName(), "org.apache.cassandra.service.CassandraDaemon"));
         ProcessBuilder builder = new ProcessBuilder(command)
                 .directory(dir.toFile())
+                .redirectInput(ProcessBuilder.Redirect.PIPE)   // kept open and silent: see ParentWatchdog
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile().toFile()));
         long started = System.nanoTime();
@@ -372,6 +379,16 @@ public final class CassandraNode implements AutoCloseable {
             "  <root level=\"INFO\"><appender-ref ref=\"STDOUT\"/></root>",
             "</configuration>",
             "");
+
+    /** Where {@link ParentWatchdog} is loaded from (target/classes or the transport-tests jar). */
+    private static String watchdogClasspath() {
+        try {
+            return Paths.get(ParentWatchdog.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+                    .toString();
+        } catch (URISyntaxException | RuntimeException e) {
+            throw new IllegalStateException("cannot locate ParentWatchdog's class path entry", e);
+        }
+    }
 
     private static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(HOST))) {

@@ -54,10 +54,12 @@ public final class OriginStory {
      * @param wall               from the first request to the last outcome
      * @param firstProtocolError the server's first protocol error message, or {@code null}
      * @param rowsVerified       rows read back byte-exact, or -1 when not checked
+     * @param openAtEnd          whether the connection was still open when every request had ended (Cassandra
+     *                           answers a bad version byte with an ERROR and keeps the connection)
      */
     public record Outcome(String transport, int threads, int requests, int succeeded, long protocolErrors,
                           long serverErrors, long timeouts, ConnectionStats stats, Duration wall,
-                          String firstProtocolError, int rowsVerified) {
+                          String firstProtocolError, int rowsVerified, boolean openAtEnd) {
 
         /** Successful requests per second of wall time. */
         public double requestsPerSecond() {
@@ -106,12 +108,14 @@ public final class OriginStory {
             }
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
             ConnectionStats stats = client.stats();
+            boolean openAtEnd = client.connection().isOpen();
             int verified = -1;
             if (verify) {
                 verified = verify(transportName, node, table, options);
             }
             return new Outcome(transportName, threads, REQUESTS, succeeded, client.protocolErrors(),
-                    client.serverErrors(), client.timeouts(), stats, wall, client.firstProtocolError(), verified);
+                    client.serverErrors(), client.timeouts(), stats, wall, client.firstProtocolError(), verified,
+                    openAtEnd);
         }
     }
 

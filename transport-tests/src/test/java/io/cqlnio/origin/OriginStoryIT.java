@@ -63,6 +63,8 @@ class OriginStoryIT {
         assertNotNull(naive.firstProtocolError());
         assertTrue(SERVER_VERSION_ERROR.matcher(naive.firstProtocolError()).matches(), naive.firstProtocolError());
         assertTrue(naive.succeeded() < naive.requests(), naive.toString());
+        // The server does not hang up on a bad version byte: it answers and goes on reading garbage.
+        assertTrue(naive.openAtEnd(), "Cassandra closed the connection: " + naive);
     }
 
     private static void assertIntact(OriginStory.Outcome o) {
@@ -74,5 +76,6 @@ class OriginStoryIT {
         // Without a short write the run proves nothing about handling them.
         assertTrue(o.stats().shortWrites() > 0, "no short write occurred: " + o);
         assertEquals(0, o.stats().pendingBytes(), o.toString());
+        assertTrue(o.openAtEnd(), o.toString());
     }
 }
