@@ -181,7 +181,12 @@ public final class CqlClient implements AutoCloseable {
 
     /** QUERY with positional values (Integer, Long, String, byte[], ByteBuffer, Boolean, ...). */
     public CompletableFuture<CqlResult> query(String cql, Object... values) {
-        return send(Frames.QUERY, Frames.queryBody(options.version(), cql, Arrays.asList(values)))
+        return query(options.requestTimeout(), cql, values);
+    }
+
+    /** QUERY with its own timeout instead of the client's. */
+    public CompletableFuture<CqlResult> query(Duration timeout, String cql, Object... values) {
+        return send(Frames.QUERY, Frames.queryBody(options.version(), cql, Arrays.asList(values)), timeout)
                 .thenApply(CqlResult.class::cast);
     }
 
@@ -193,11 +198,16 @@ public final class CqlClient implements AutoCloseable {
 
     /** EXECUTE a prepared statement with its bound values, in marker order. */
     public CompletableFuture<CqlResult> execute(CqlResult.Prepared prepared, Object... values) {
+        return execute(options.requestTimeout(), prepared, values);
+    }
+
+    /** EXECUTE with its own timeout instead of the client's. */
+    public CompletableFuture<CqlResult> execute(Duration timeout, CqlResult.Prepared prepared, Object... values) {
         if (values.length != prepared.variables().size()) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("statement has "
                     + prepared.variables().size() + " bind markers, got " + values.length + " values"));
         }
-        return send(Frames.EXECUTE, Frames.executeBody(options.version(), prepared, Arrays.asList(values)))
+        return send(Frames.EXECUTE, Frames.executeBody(options.version(), prepared, Arrays.asList(values)), timeout)
                 .thenApply(CqlResult.class::cast);
     }
 
@@ -216,6 +226,15 @@ public final class CqlClient implements AutoCloseable {
      * Package-private for tests; the public methods above are the API.
      */
     CompletableFuture<Object> send(int opcode, byte[] body) {
+        return send(opcode, body, options.requestTimeout());
+    }
+
+    /** {@link #send(int, byte[])} with a timeout of its own. */
+    CompletableFuture<Object> send(int opcode, byte[] body, Duration timeout) {
+        if (timeout.isNegative() || timeout.isZero()) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("timeout " + timeout
+                    + " must be positive"));
+        }
         Connection c = connection;
         Throwable closed = closedBy;
         if (c == null || closed != null) {
@@ -228,7 +247,7 @@ public final class CqlClient implements AutoCloseable {
         }
         Pending p = new Pending(opcode);
         inFlight.set(id, p);   // before the write: the response may arrive before write() returns
-        p.timeout = timer.schedule(() -> onTimeout(id, p), options.requestTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        p.timeout = timer.schedule(() -> onTimeout(id, p, timeout), timeout.toNanos(), TimeUnit.NANOSECONDS);
         ByteBuffer[] frame = {Frames.header(options.version(), id, opcode, body.length), ByteBuffer.wrap(body)};
         c.write(frame, failure -> {
             if (failure != null) {
@@ -243,12 +262,12 @@ public final class CqlClient implements AutoCloseable {
         return p.future;
     }
 
-    private void onTimeout(int id, Pending p) {
+    private void onTimeout(int id, Pending p, Duration timeout) {
         if (p.state.compareAndSet(WAITING, TIMED_OUT)) {
             timeouts.incrementAndGet();
             orphaned.incrementAndGet();
             p.future.completeExceptionally(new CqlTimeoutException(name + ": no response on stream " + id
-                    + " (opcode 0x" + Integer.toHexString(p.opcode) + ") within " + options.requestTimeout()));
+                    + " (opcode 0x" + Integer.toHexString(p.opcode) + ") within " + timeout));
         }
     }
 

@@ -139,6 +139,29 @@ class CqlClientTest {
     }
 
     @Test
+    void aRequestMayCarryItsOwnTimeout() throws Exception {
+        CompletableFuture<CqlResult> quick = client.query(Duration.ofMillis(20), "x");
+        CompletableFuture<CqlResult> patient = client.query("y");   // the client's 10 s
+        Sent q = transport.connection.next();
+        Sent p = transport.connection.next();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> quick.get(5, TimeUnit.SECONDS));
+        assertTrue(e.getCause().getMessage().contains("PT0.02S"), e.getCause().getMessage());
+        assertFalse(patient.isDone());
+        transport.connection.respond(Responses.voidResult(p.streamId));
+        transport.connection.respond(Responses.voidResult(q.streamId));
+        assertEquals(new CqlResult.Void(), patient.get(5, TimeUnit.SECONDS));
+        assertEquals(0, client.orphanedStreams());
+        assertThrows(ExecutionException.class, () -> client.query(Duration.ZERO, "z").get(5, TimeUnit.SECONDS));
+    }
+
+    @Test
+    void optionsAreValidated() {
+        assertThrows(IllegalArgumentException.class, () -> new CqlClient.Options(2, Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> new CqlClient.Options(6, Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> new CqlClient.Options(4, Duration.ZERO));
+    }
+
+    @Test
     void aFailedWriteFailsItsRequestAndFreesTheId() {
         RuntimeException cause = new ConnectionClosedException("boom");
         transport.connection.failNextWrite = cause;
