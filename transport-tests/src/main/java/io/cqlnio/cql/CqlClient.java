@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -247,7 +248,13 @@ public final class CqlClient implements AutoCloseable {
         }
         Pending p = new Pending(opcode);
         inFlight.set(id, p);   // before the write: the response may arrive before write() returns
-        p.timeout = timer.schedule(() -> onTimeout(id, p, timeout), timeout.toNanos(), TimeUnit.NANOSECONDS);
+        try {
+            p.timeout = timer.schedule(() -> onTimeout(id, p, timeout), timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException closing) {
+            // The timer stops when the connection closes; this request raced that close.
+            complete(id, p, null, new ConnectionClosedException(name + " is closed", closedBy));
+            return p.future;
+        }
         ByteBuffer[] frame = {Frames.header(options.version(), id, opcode, body.length), ByteBuffer.wrap(body)};
         c.write(frame, failure -> {
             if (failure != null) {
