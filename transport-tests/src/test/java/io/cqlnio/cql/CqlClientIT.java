@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -119,6 +120,30 @@ class CqlClientIT {
         CqlResult.Rows count = (CqlResult.Rows) get(client.query("SELECT count(*) FROM " + ks + ".many"));
         assertEquals((long) CqlClient.MAX_STREAMS, count.rows().get(0).get(0));
         assertEquals(0, client.inFlight());
+    }
+
+    @Test
+    void aTimedOutRequestsLateAnswerFreesItsOrphanedStreamId() throws Exception {
+        // A timeout far shorter than any round trip: the request fails first, the server's answer comes later.
+        for (int attempt = 1; ; attempt++) {
+            Throwable failure = null;
+            try {
+                client.query(Duration.ofNanos(1), "SELECT release_version FROM system.local").get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                failure = e.getCause();
+            }
+            if (failure instanceof CqlTimeoutException) {
+                break;
+            }
+            assertTrue(attempt < 10, "never timed out; last outcome: " + failure);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (client.orphanedStreams() > 0 || client.inFlight() > 0) {
+            assertTrue(System.nanoTime() < deadline, "the late answer never freed the orphaned id: "
+                    + client.orphanedStreams() + " orphaned, " + client.inFlight() + " in flight");
+            Thread.sleep(10);   // polling with a deadline
+        }
+        assertEquals(new CqlResult.SetKeyspace(ks), get(client.query("USE " + ks)), "the connection still works");
     }
 
     private static CqlServerException serverError(CompletableFuture<?> f) {
