@@ -67,7 +67,7 @@ public final class OriginStory {
         }
     }
 
-    /** The smallest SO_SNDBUF/SO_RCVBUF: the OS rounds 1 up to its minimum (4,608 / 2,304 bytes on Linux). */
+    /** The smallest SO_SNDBUF/SO_RCVBUF: the OS rounds 1 up to its minimum (this kernel reports 2,304 / 1,152). */
     public static TransportConfig smallestBuffers() {
         return TransportConfig.builder().sendBufferSize(1).receiveBufferSize(1).build();
     }
