@@ -43,15 +43,17 @@ class FrameWriterConcurrencyTest {
             t.start();
         }
         ByteBuffer[] iov = new ByteBuffer[16];
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (threads.stream().anyMatch(Thread::isAlive) || writer.pendingBytes() > 0) {
             writer.flush(channel, iov);
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not drained in 30 s: " + writer.pendingBytes() + " bytes pending");
+            }
         }
         for (Thread t : threads) {
             t.join();
         }
-        while (writer.flush(channel, iov) != FrameWriter.Flush.DRAINED) {
-            // finish
-        }
+        assertEquals(FrameWriter.Flush.DRAINED, writer.flush(channel, iov));
         ByteBuffer out = ByteBuffer.wrap(channel.bytes());
         int[] next = new int[producers];
         int frames = 0;
