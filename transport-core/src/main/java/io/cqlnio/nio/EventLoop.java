@@ -2,6 +2,7 @@ package io.cqlnio.nio;
 
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
+import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
@@ -18,19 +19,18 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
  * One selector, one thread, and every channel registered with it. The duty cycle ({@link #doWork()}) runs
- * submitted tasks, flushes the connections writers marked dirty, expires connect deadlines, then handles
- * ready keys; when a cycle found nothing to do the loop blocks in {@code select} until a key is ready, a
- * deadline is due, or a producer wakes it. Producers wake it only when it is actually blocked: a burst of
+ * submitted tasks, flushes the connections writers marked dirty, fires due timers, then handles ready
+ * keys; when a cycle found nothing to do the loop blocks in {@code select} until a key is ready, the next
+ * timer is due, or a producer wakes it. Producers wake it only when it is actually blocked: a burst of
  * writes to a busy loop costs no wakeups at all.
  *
  * <p>The loop never blocks except in {@code select} and never dies: an exception while serving one
@@ -54,16 +54,35 @@ final class EventLoop implements Runnable {
 
     private final String name;
     private final Thread thread;
-    private final Selector selector;
+    private volatile Selector selector;
     private final MessagePassingQueue<Runnable> tasks = new MpscUnboundedXaddArrayQueue<>(256, 2);
     private final MessagePassingQueue<NioConnection> dirty = new MpscUnboundedXaddArrayQueue<>(256, 2);
     private final AtomicInteger wakeState = new AtomicInteger(AWAKE);
     private final Consumer<SelectionKey> onSelected = this::onSelected;
-    private final Set<NioConnection> connections = new HashSet<>();
-    private final List<NioConnection> connecting = new ArrayList<>();
+    /** Written by the loop; concurrent so {@link #addStats} can walk it from any thread. */
+    private final Set<NioConnection> connections = ConcurrentHashMap.newKeySet();
+    private final TimerHeap timers = new TimerHeap();
 
     private volatile boolean shutdownRequested;
     private volatile boolean terminated;
+    /** Test seam: the next select throws, as a broken selector would. */
+    volatile boolean failNextSelect;
+
+    // Written by the loop only; volatile so stats() on another thread sees them.
+    private volatile long startNanos;
+    private volatile long idleNanos;
+    /** When the current blocking select began, or 0 when not in one: idle time still being accrued. */
+    private volatile long idleSince;
+    private long firstKeyNanos;
+    private volatile long maxTurnNanos;
+    private volatile long closedFramesWritten;
+    private volatile long closedBytesWritten;
+    private volatile long closedFramesRead;
+    private volatile long closedBytesRead;
+    private volatile long closedWriteCalls;
+    private volatile long closedShortWrites;
+    private volatile long closedWakeups;
+    private volatile long selectorRebuilds;
 
     EventLoop(String name, TransportConfig config) throws IOException {
         this.name = name;
@@ -137,9 +156,16 @@ final class EventLoop implements Runnable {
 
     @Override
     public void run() {
+        startNanos = System.nanoTime();
         while (!shutdownRequested) {
             try {
+                long start = System.nanoTime();
+                long idleBefore = idleNanos;
                 doWork();
+                long turn = System.nanoTime() - start - (idleNanos - idleBefore);
+                if (turn > maxTurnNanos) {
+                    maxTurnNanos = turn;
+                }
             } catch (Throwable t) {
                 // Nothing outside one connection should throw; if something does, the loop still goes on.
                 LOG.error("{}: unexpected error in the loop; continuing", name, t);
@@ -151,16 +177,21 @@ final class EventLoop implements Runnable {
     /**
      * One duty cycle.
      *
-     * @return how much work it did: tasks run, connections flushed or expired, keys handled
+     * @return how much work it did: tasks run, connections flushed, timers fired, keys handled
      */
-    int doWork() throws IOException {
+    int doWork() {
         int work = runTasks();
         work += flushDirty();
-        work += expireConnects();
-        if (work > 0) {
-            work += selector.selectNow(onSelected);
-        } else {
-            work += idle();
+        work += fireTimers();
+        try {
+            if (failNextSelect) {
+                failNextSelect = false;
+                throw new IOException("select failed (injected by a test)");
+            }
+            work += work > 0 ? selector.selectNow(onSelected) : idle();
+        } catch (IOException e) {
+            LOG.warn("{}: select failed; moving every channel to a new selector", name, e);
+            rebuildSelector();
         }
         if (Thread.interrupted()) {
             // An interrupt makes every select return at once; clear it or the loop would spin.
@@ -169,9 +200,12 @@ final class EventLoop implements Runnable {
         return work;
     }
 
-    /** Blocks in select until a key is ready, the next connect deadline, or a wakeup. */
+    /** Blocks in select until a key is ready, the next timer is due, or a wakeup. */
     private int idle() throws IOException {
-        long timeoutMillis = nextDeadlineMillis();
+        long timeoutMillis = nextTimerMillis();
+        long start = System.nanoTime();
+        firstKeyNanos = 0;
+        idleSince = start;
         wakeState.set(SLEEPING);
         try {
             // Re-check after announcing sleep: a producer that enqueued before seeing SLEEPING did not wake us.
@@ -181,7 +215,50 @@ final class EventLoop implements Runnable {
             return selector.select(onSelected, timeoutMillis);
         } finally {
             wakeState.set(AWAKE);
+            // Keys are handled inside select(): the idle part ends where the first key's handling began.
+            long end = firstKeyNanos != 0 ? firstKeyNanos : System.nanoTime();
+            idleSince = 0;
+            idleNanos += end - start;
         }
+    }
+
+    /**
+     * Moves every channel, with its interest ops and connection, to a fresh selector and closes the old one:
+     * what Netty does when the JDK selector breaks, so one bad selector does not end every connection.
+     */
+    private void rebuildSelector() {
+        Selector old = selector;
+        Selector fresh;
+        try {
+            fresh = Selector.open();
+        } catch (IOException e) {
+            LOG.error("{}: cannot open a new selector; keeping the old one", name, e);
+            return;
+        }
+        for (SelectionKey key : old.keys()) {
+            NioConnection c = (NioConnection) key.attachment();
+            try {
+                if (key.channel().isOpen()) {
+                    int ops = key.isValid() ? key.interestOps() : 0;
+                    SelectionKey moved = key.channel().register(fresh, ops, c);
+                    c.registered(moved);
+                }
+                key.cancel();
+            } catch (IOException | RuntimeException e) {
+                c.closeOnError(e);
+            }
+        }
+        selector = fresh;
+        selectorRebuilds++;
+        try {
+            old.close();
+        } catch (IOException e) {
+            LOG.debug("{}: closing the old selector failed", name, e);
+        }
+    }
+
+    long selectorRebuilds() {
+        return selectorRebuilds;
     }
 
     private int runTasks() {
@@ -217,6 +294,10 @@ final class EventLoop implements Runnable {
     }
 
     private void onSelected(SelectionKey key) {
+        if (firstKeyNanos == 0 && idleSince != 0) {
+            firstKeyNanos = System.nanoTime();
+            idleSince = 0;
+        }
         NioConnection c = (NioConnection) key.attachment();
         try {
             int ready = key.readyOps();
@@ -257,8 +338,7 @@ final class EventLoop implements Runnable {
                 // Before connect, so the window scale offered in SYN fits it.
                 channel.setOption(StandardSocketOptions.SO_RCVBUF, config.receiveBufferSize());
             }
-            long deadline = System.nanoTime() + config.connectTimeout().toNanos();
-            NioConnection c = new NioConnection(this, channel, remote, handler, future, deadline);
+            NioConnection c = new NioConnection(this, channel, remote, handler, future);
             connections.add(c);
             boolean connected = channel.connect(remote);
             SelectionKey key = channel.register(selector, connected ? 0 : SelectionKey.OP_CONNECT, c);
@@ -266,7 +346,7 @@ final class EventLoop implements Runnable {
             if (connected) {
                 c.finishConnect();
             } else {
-                connecting.add(c);
+                c.connectTimer(schedule(c::connectTimedOut, config.connectTimeout().toNanos()));
             }
         } catch (IOException | RuntimeException e) {
             closeQuietly(channel);
@@ -274,44 +354,114 @@ final class EventLoop implements Runnable {
         }
     }
 
-    /** Loop. The connection stopped connecting (done or failed). */
-    void connectEnded(NioConnection c) {
-        connecting.remove(c);
-    }
-
-    /** Loop. The connection closed for good. */
+    /** Loop. The connection closed for good: keep its counters in the loop's totals. */
     void deregister(NioConnection c) {
-        connections.remove(c);
-        connecting.remove(c);
+        if (connections.remove(c)) {
+            ConnectionStats s = c.stats();
+            closedFramesWritten += s.framesWritten();
+            closedBytesWritten += s.bytesWritten();
+            closedFramesRead += s.framesRead();
+            closedBytesRead += s.bytesRead();
+            closedWriteCalls += s.writeCalls();
+            closedShortWrites += s.shortWrites();
+            closedWakeups += s.wakeups();
+        }
     }
 
-    private int expireConnects() {
-        if (connecting.isEmpty()) {
+    /** Any thread. Visits the connections open now (a weakly consistent view). */
+    void forEachConnection(Consumer<NioConnection> action) {
+        connections.forEach(action);
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    TimerHeap timers() {
+        return timers;
+    }
+
+    /** Any thread. Runs {@code task} on the loop once {@code delayNanos} has passed, never earlier. */
+    LoopTimer schedule(Runnable task, long delayNanos) {
+        LoopTimer t = new LoopTimer(this, System.nanoTime() + Math.max(0, delayNanos), task);
+        if (inLoop()) {
+            timers.add(t);
+        } else {
+            execute(t);
+        }
+        return t;
+    }
+
+    private int fireTimers() {
+        LoopTimer next = timers.peek();
+        if (next == null) {
             return 0;
         }
         long now = System.nanoTime();
-        int expired = 0;
-        for (int i = connecting.size() - 1; i >= 0; i--) {
-            NioConnection c = connecting.get(i);
-            if (now - c.connectDeadlineNanos() >= 0) {
-                expired++;
-                c.failConnect(new TransportException("connect to " + c.remoteAddress() + " timed out after "
-                        + config.connectTimeout().toMillis() + " ms"));
+        int fired = 0;
+        while (next != null && next.deadlineNanos - now <= 0) {
+            timers.poll();
+            fired++;
+            try {
+                next.fire();
+            } catch (Throwable t) {
+                LOG.error("{}: scheduled task threw; continuing", name, t);
             }
+            next = timers.peek();
         }
-        return expired;
+        return fired;
     }
 
-    private long nextDeadlineMillis() {
-        if (connecting.isEmpty()) {
-            return 0; // block until woken
+    /** Select timeout in ms for the next timer, rounded up so a timer never fires early; 0 = none. */
+    private long nextTimerMillis() {
+        LoopTimer next = timers.peek();
+        if (next == null) {
+            return 0;
         }
+        long nanos = next.deadlineNanos - System.nanoTime();
+        return nanos <= 0 ? 1 : TimeUnit.NANOSECONDS.toMillis(nanos) + 1;
+    }
+
+    // ---------------------------------------------------------------- stats
+
+    /** Any thread. Adds this loop's figures to the running totals in {@code into} (see NioTransport#stats). */
+    void addStats(long[] into) {
+        int open = 0;
+        long pending = 0;
+        long framesWritten = closedFramesWritten;
+        long bytesWritten = closedBytesWritten;
+        long framesRead = closedFramesRead;
+        long bytesRead = closedBytesRead;
+        long writeCalls = closedWriteCalls;
+        long shortWrites = closedShortWrites;
+        long wakeups = closedWakeups;
+        for (NioConnection c : connections) {
+            ConnectionStats s = c.stats();
+            open++;
+            framesWritten += s.framesWritten();
+            bytesWritten += s.bytesWritten();
+            framesRead += s.framesRead();
+            bytesRead += s.bytesRead();
+            writeCalls += s.writeCalls();
+            shortWrites += s.shortWrites();
+            wakeups += s.wakeups();
+            pending += s.pendingBytes();
+        }
+        long start = startNanos;
         long now = System.nanoTime();
-        long next = Long.MAX_VALUE;
-        for (NioConnection c : connecting) {
-            next = Math.min(next, c.connectDeadlineNanos() - now);
-        }
-        return Math.max(1, TimeUnit.NANOSECONDS.toMillis(next) + 1);
+        long uptime = start == 0 ? 0 : now - start;
+        long sleepingSince = idleSince;
+        long idle = idleNanos + (sleepingSince != 0 ? Math.max(0, now - sleepingSince) : 0);
+        into[0] += open;
+        into[1] += framesWritten;
+        into[2] += bytesWritten;
+        into[3] += framesRead;
+        into[4] += bytesRead;
+        into[5] += writeCalls;
+        into[6] += shortWrites;
+        into[7] += wakeups;
+        into[8] += pending;
+        into[9] += Math.max(0, uptime - idle);
+        into[10] += uptime;
+        into[11] = Math.max(into[11], maxTurnNanos);
     }
 
     // ---------------------------------------------------------------- the end

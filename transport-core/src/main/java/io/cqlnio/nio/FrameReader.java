@@ -42,6 +42,8 @@ final class FrameReader {
 
     private ByteBuffer carry;
     private boolean carrying;
+    /** Read but not delivered: the sink stopped (paused) with these bytes in hand. */
+    private ByteBuffer backlog;
     /** Total length of the carried frame, or -1 while its header is incomplete. */
     private int carryFrameLength = -1;
 
@@ -63,6 +65,7 @@ final class FrameReader {
 
     /**
      * Reads what the channel has (up to {@link #MAX_READS_PER_TURN} reads) and delivers every whole frame.
+     * When the sink stops (it paused or closed), the bytes already read are held for {@link #resume}.
      *
      * @return bytes read, or -1 at end of stream
      * @throws ProtocolException on an invalid header; the connection must close
@@ -81,11 +84,25 @@ final class FrameReader {
             total += n;
             bytesRead += n;
             shared.flip();
-            if (!deliver(sink) || n < shared.capacity()) {
+            if (!deliver(shared, view, sink) || n < shared.capacity()) {
                 break;
             }
         }
         return total;
+    }
+
+    /**
+     * Delivers the frames held when the sink last stopped.
+     *
+     * @return {@code false} if the sink stopped again (what is left stays held)
+     */
+    boolean resume(Sink sink) {
+        ByteBuffer held = backlog;
+        if (held == null) {
+            return true;
+        }
+        backlog = null;
+        return deliver(held, held.duplicate(), sink);
     }
 
     /** Bytes of an unfinished frame held over; they are lost if the stream ends now. */
@@ -93,41 +110,58 @@ final class FrameReader {
         return carrying ? carry.position() : 0;
     }
 
-    private boolean deliver(Sink sink) {
-        if (carrying && !continueCarry(sink)) {
+    /** Bytes read but not yet delivered because the sink stopped. */
+    int heldBytes() {
+        return backlog == null ? 0 : backlog.remaining();
+    }
+
+    /** Frames whole in {@code src} go to the sink through {@code view} (a duplicate of src); the tail is carried. */
+    private boolean deliver(ByteBuffer src, ByteBuffer view, Sink sink) {
+        if (carrying && !continueCarry(src, sink)) {
+            hold(src);
             return false;
         }
-        while (shared.remaining() >= headerLength) {
-            int start = shared.position();
-            int length = frameLength(shared, start);
-            if (shared.remaining() < length) {
+        while (src.remaining() >= headerLength) {
+            int start = src.position();
+            int length = frameLength(src, start);
+            if (src.remaining() < length) {
                 break;
             }
-            shared.position(start + length);
+            src.position(start + length);
             view.clear();
             view.limit(start + length).position(start);
             view.order(ByteOrder.BIG_ENDIAN);
             framesRead++;
             if (!sink.onFrame(view)) {
+                hold(src);
                 return false;
             }
         }
-        if (shared.hasRemaining()) {
-            startCarry();
+        if (src.hasRemaining()) {
+            startCarry(src);
         }
         return true;
     }
 
-    /** Completes the carried frame from the shared buffer; {@code false} if delivery must stop. */
-    private boolean continueCarry(Sink sink) {
+    /** Keeps what the sink did not take; {@code src} may be the loop's shared buffer, so copy. */
+    private void hold(ByteBuffer src) {
+        if (src.hasRemaining()) {
+            ByteBuffer copy = ByteBuffer.allocate(src.remaining());
+            copy.put(src).flip();
+            backlog = copy;
+        }
+    }
+
+    /** Completes the carried frame from {@code src}; {@code false} if delivery must stop. */
+    private boolean continueCarry(ByteBuffer src, Sink sink) {
         if (carryFrameLength < 0) {
-            copyIntoCarry(headerLength - carry.position());
+            copyIntoCarry(src, headerLength - carry.position());
             if (carry.position() < headerLength) {
                 return true;
             }
             carryFrameLength = frameLength(carry, 0);
         }
-        copyIntoCarry(carryFrameLength - carry.position());
+        copyIntoCarry(src, carryFrameLength - carry.position());
         if (carry.position() < carryFrameLength) {
             return true;
         }
@@ -144,22 +178,22 @@ final class FrameReader {
         return go;
     }
 
-    private void startCarry() {
+    private void startCarry(ByteBuffer src) {
         carrying = true;
         // deliver() validated this header already when it is complete: the length is within maxFrameLength.
-        carryFrameLength = shared.remaining() >= headerLength ? frameLength(shared, shared.position()) : -1;
+        carryFrameLength = src.remaining() >= headerLength ? frameLength(src, src.position()) : -1;
         if (carry == null) {
             int first = carryFrameLength > 0
-                    ? Math.min(carryFrameLength, Math.max(shared.remaining(), INITIAL_CARRY))
+                    ? Math.min(carryFrameLength, Math.max(src.remaining(), INITIAL_CARRY))
                     : headerLength;
             carry = ByteBuffer.allocate(first);
         }
-        copyIntoCarry(shared.remaining());
+        copyIntoCarry(src, src.remaining());
     }
 
-    /** Moves up to {@code wanted} bytes from the shared buffer to the carry, growing it only as bytes arrive. */
-    private void copyIntoCarry(int wanted) {
-        int n = Math.min(wanted, shared.remaining());
+    /** Moves up to {@code wanted} bytes from {@code src} to the carry, growing it only as bytes arrive. */
+    private void copyIntoCarry(ByteBuffer src, int wanted) {
+        int n = Math.min(wanted, src.remaining());
         if (n <= 0) {
             return;
         }
@@ -172,10 +206,10 @@ final class FrameReader {
             bigger.put(carry);
             carry = bigger;
         }
-        int limit = shared.limit();
-        shared.limit(shared.position() + n);
-        carry.put(shared);
-        shared.limit(limit);
+        int limit = src.limit();
+        src.limit(src.position() + n);
+        carry.put(src);
+        src.limit(limit);
     }
 
     private int frameLength(ByteBuffer buffer, int headerOffset) {

@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.WriteListener;
 import org.jctools.queues.MessagePassingQueue;
 import org.jctools.queues.MpscUnboundedXaddArrayQueue;
@@ -71,6 +72,7 @@ final class FrameWriter {
     private final long lowWatermark;
     private final long maxBytesPerWrite;
     private final int writeSpinCount;
+    private final long maxPendingBytes;
 
     // Loop-only state.
     private Entry[] staged = new Entry[16];
@@ -91,6 +93,13 @@ final class FrameWriter {
 
     FrameWriter(Object owner, EntryPool pool, long highWatermark, long lowWatermark, long maxBytesPerWrite,
                 int writeSpinCount) {
+        this(owner, pool, highWatermark, lowWatermark, maxBytesPerWrite, writeSpinCount, 0);
+    }
+
+    /** @param maxPendingBytes hard cap on pending bytes; a write above it is refused at once (0: no cap) */
+    FrameWriter(Object owner, EntryPool pool, long highWatermark, long lowWatermark, long maxBytesPerWrite,
+                int writeSpinCount, long maxPendingBytes) {
+        this.maxPendingBytes = maxPendingBytes;
         this.owner = owner;
         this.pool = pool;
         this.highWatermark = highWatermark;
@@ -114,27 +123,34 @@ final class FrameWriter {
      * {@link #BECAME_UNWRITABLE}; 0 when the loop already has the writer in hand
      */
     int enqueue(ByteBuffer single, ByteBuffer[] parts, WriteListener listener) {
-        Entry e = pool.acquire();
         long bytes;
         if (parts == null) {
-            e.single = single;
             bytes = single.remaining();
         } else {
-            e.parts = parts;
             bytes = 0;
             for (ByteBuffer part : parts) {
                 bytes += part.remaining();
             }
         }
-        e.remaining = bytes;
-        e.listener = listener;
         int result = 0;
+        long nowPending = pending.addAndGet(bytes);
+        if (maxPendingBytes > 0 && nowPending > maxPendingBytes) {
+            pending.addAndGet(-bytes);
+            notify(listener, new TransportException("write of " + bytes + " bytes refused: " + (nowPending - bytes)
+                    + " bytes are pending and maxPendingBytes is " + maxPendingBytes + " on " + owner));
+            return 0;
+        }
         // Count and flip writability before the frame is visible to the loop, so that the loop's re-check
         // after the flush that retires this frame runs after the flip.
-        if (pending.addAndGet(bytes) > highWatermark && writable) {
+        if (nowPending > highWatermark && writable) {
             writable = false;
             result = BECAME_UNWRITABLE;
         }
+        Entry e = pool.acquire();
+        e.single = single;
+        e.parts = parts;
+        e.remaining = bytes;
+        e.listener = listener;
         queue.offer(e);
         if (closed) {
             failStragglers();

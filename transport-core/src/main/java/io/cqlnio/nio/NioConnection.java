@@ -1,9 +1,11 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.spi.Cancellable;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.IdleKind;
 import io.cqlnio.spi.ProtocolException;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
@@ -18,6 +20,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -46,12 +49,17 @@ final class NioConnection implements Connection, FrameReader.Sink {
     private final FrameWriter writer;
     private final FrameReader reader;
     private final CompletableFuture<Connection> connectFuture;
-    private final long connectDeadlineNanos;
+    private final long readIdleNanos;
+    private final long writeIdleNanos;
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private final AtomicInteger state = new AtomicInteger(OPEN);
     private final AtomicLong wakeups = new AtomicLong();
     private final Runnable reportWritability = this::reportWritability;
     private final Runnable closeWhenFlushed = this::closeWhenFlushed;
+    private final Runnable checkReadIdle = this::checkReadIdle;
+    private final Runnable checkWriteIdle = this::checkWriteIdle;
+    private final Runnable applyReadInterest = this::applyReadInterest;
+    private volatile boolean readPaused;
     private volatile String name;
 
     // Loop-only state.
@@ -61,19 +69,27 @@ final class NioConnection implements Connection, FrameReader.Sink {
     private boolean reportedWritable = true;
     private boolean handedOut;
     private boolean terminal;
+    private boolean readInterestPaused;
+    private LoopTimer connectTimer;
+    private LoopTimer readIdleTimer;
+    private LoopTimer writeIdleTimer;
+    /** Last inbound frame, or the last READ idle report (nanoTime); loop only. */
+    private long readIdleMark;
+    private long writeIdleMark;
 
     NioConnection(EventLoop loop, SocketChannel channel, InetSocketAddress remote, FrameHandler handler,
-                  CompletableFuture<Connection> connectFuture, long connectDeadlineNanos) {
+                  CompletableFuture<Connection> connectFuture) {
         TransportConfig config = loop.config;
         this.loop = loop;
         this.channel = channel;
         this.remote = remote;
         this.handler = handler;
         this.connectFuture = connectFuture;
-        this.connectDeadlineNanos = connectDeadlineNanos;
+        this.readIdleNanos = config.readIdleTimeout().toNanos();
+        this.writeIdleNanos = config.writeIdleTimeout().toNanos();
         this.name = "cqlnio#" + id + "[-> " + remote + "]";
         this.writer = new FrameWriter(this, loop.entryPool, config.writeHighWatermark(), config.writeLowWatermark(),
-                config.maxBytesPerWrite(), config.writeSpinCount());
+                config.maxBytesPerWrite(), config.writeSpinCount(), config.maxPendingBytes());
         this.reader = new FrameReader(this, config.frameCodec(), config.maxFrameLength(), loop.readBuffer,
                 loop.readView);
     }
@@ -164,14 +180,52 @@ final class NioConnection implements Connection, FrameReader.Sink {
     }
 
     @Override
+    public void execute(Runnable task) {
+        loop.execute(Objects.requireNonNull(task, "task"));
+    }
+
+    @Override
+    public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
+        return loop.schedule(Objects.requireNonNull(task, "task"), unit.toNanos(delay));
+    }
+
+    @Override
+    public void pauseReading() {
+        if (!readPaused) {
+            readPaused = true;
+            loop.execute(applyReadInterest);
+        }
+    }
+
+    @Override
+    public void resumeReading() {
+        if (readPaused) {
+            readPaused = false;
+            loop.execute(applyReadInterest);
+        }
+    }
+
+    @Override
     public String toString() {
         return name;
     }
 
     // ---------------------------------------------------------------- the loop
 
-    long connectDeadlineNanos() {
-        return connectDeadlineNanos;
+    void connectTimer(LoopTimer timer) {
+        this.connectTimer = timer;
+    }
+
+    /** Loop. The connect timer fired first. */
+    void connectTimedOut() {
+        if (!handedOut && !terminal) {
+            failConnect(new TransportException("connect to " + remote + " timed out after "
+                    + loop.config.connectTimeout().toMillis() + " ms"));
+        }
+    }
+
+    SelectionKey key() {
+        return key;
     }
 
     void registered(SelectionKey key) {
@@ -189,13 +243,23 @@ final class NioConnection implements Connection, FrameReader.Sink {
             failConnect(new TransportException("connect to " + remote + " failed: " + e.getMessage(), e));
             return;
         }
-        loop.connectEnded(this);
+        cancelTimer(connectTimer);
         try {
             name = "cqlnio#" + id + "[" + channel.getLocalAddress() + " -> " + remote + "]";
         } catch (IOException e) {
             LOG.debug("no local address for {}", this, e);
         }
-        setInterest(SelectionKey.OP_READ);
+        setInterest(readPaused ? 0 : SelectionKey.OP_READ);
+        readInterestPaused = readPaused;
+        long now = System.nanoTime();
+        readIdleMark = now;
+        writeIdleMark = now;
+        if (readIdleNanos > 0) {
+            readIdleTimer = loop.schedule(checkReadIdle, readIdleNanos);
+        }
+        if (writeIdleNanos > 0) {
+            writeIdleTimer = loop.schedule(checkWriteIdle, writeIdleNanos);
+        }
         handedOut = true;
         if (!connectFuture.complete(this)) {
             // The caller gave up on the future (cancelled it): nobody holds this connection.
@@ -206,7 +270,6 @@ final class NioConnection implements Connection, FrameReader.Sink {
 
     /** Loop. The connect failed or timed out: close without {@code onClosed} (it was never handed out). */
     void failConnect(TransportException cause) {
-        loop.connectEnded(this);
         closeNow(cause, cause);
         connectFuture.completeExceptionally(cause);
     }
@@ -217,7 +280,15 @@ final class NioConnection implements Connection, FrameReader.Sink {
             // OP_WRITE will call back; the writer stays held as scheduled meanwhile.
             return;
         }
+        if (key != null && !key.isValid()) {
+            // Someone cancelled our key: no readiness event will ever come again, so end cleanly now.
+            ConnectionClosedException why = new ConnectionClosedException("selection key of " + this
+                    + " was cancelled");
+            closeNow(why, why);
+            return;
+        }
         FrameWriter.Flush result;
+        long framesBefore = writer.framesWritten;
         try {
             result = writer.flush(channel, loop.iov);
         } catch (IOException e) {
@@ -228,6 +299,9 @@ final class NioConnection implements Connection, FrameReader.Sink {
         } catch (RuntimeException e) {
             closeOnError(e);
             return;
+        }
+        if (writeIdleNanos > 0 && writer.framesWritten != framesBefore) {
+            writeIdleMark = System.nanoTime();
         }
         switch (result) {
             case DRAINED:
@@ -264,7 +338,11 @@ final class NioConnection implements Connection, FrameReader.Sink {
         if (terminal) {
             return;
         }
+        if (readInterestPaused) {
+            return; // a readiness event raced the pause; the bytes stay in the kernel
+        }
         int n;
+        long framesBefore = reader.framesRead;
         try {
             n = reader.read(channel, this);
         } catch (ProtocolException e) {
@@ -276,6 +354,12 @@ final class NioConnection implements Connection, FrameReader.Sink {
                     + e.getMessage(), e);
             closeNow(why, why);
             return;
+        }
+        if (readIdleNanos > 0 && reader.framesRead != framesBefore) {
+            readIdleMark = System.nanoTime();
+        }
+        if (readPaused && !readInterestPaused && !terminal) {
+            applyReadInterest(); // paused from inside onFrame: stop now, not a loop turn later
         }
         if (n < 0 && !terminal) {
             int carried = reader.carriedBytes();
@@ -296,7 +380,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
             closeOnError(t);
             return false;
         }
-        return !terminal && state.get() != CLOSED;
+        return !terminal && state.get() != CLOSED && !readPaused;
     }
 
     /** Loop. A handler, the channel or the loop threw while serving this connection. */
@@ -315,6 +399,80 @@ final class NioConnection implements Connection, FrameReader.Sink {
             failConnect(new TransportException("transport closed; cannot connect to " + remote, cause));
         } else {
             closeNow(cause, cause);
+        }
+    }
+
+    /** Loop. Makes OP_READ follow {@code readPaused}; on resume, first delivers what was held. */
+    private void applyReadInterest() {
+        if (terminal || !handedOut) {
+            return;
+        }
+        boolean pause = readPaused;
+        if (pause == readInterestPaused) {
+            return;
+        }
+        if (pause) {
+            readInterestPaused = true;
+            setInterest(interestOps & ~SelectionKey.OP_READ);
+            return;
+        }
+        readInterestPaused = false;
+        long framesBefore = reader.framesRead;
+        boolean drained;
+        try {
+            drained = reader.resume(this);
+        } catch (ProtocolException e) {
+            closeNow(e, new ConnectionClosedException(this + " closed: " + e.getMessage(), e));
+            return;
+        }
+        if (readIdleNanos > 0 && reader.framesRead != framesBefore) {
+            readIdleMark = System.nanoTime();
+        }
+        if (terminal) {
+            return;
+        }
+        if (!drained || readPaused) {
+            readInterestPaused = true; // paused again while delivering what was held
+            return;
+        }
+        setInterest(interestOps | SelectionKey.OP_READ);
+    }
+
+    private void checkReadIdle() {
+        readIdleTimer = checkIdle(IdleKind.READ, readIdleMark, readIdleNanos, checkReadIdle);
+    }
+
+    private void checkWriteIdle() {
+        writeIdleTimer = checkIdle(IdleKind.WRITE, writeIdleMark, writeIdleNanos, checkWriteIdle);
+    }
+
+    /** Loop. Reports idleness if {@code mark} is a whole timeout old, and re-arms for the next possible moment. */
+    private LoopTimer checkIdle(IdleKind kind, long mark, long timeoutNanos, Runnable again) {
+        if (terminal) {
+            return null;
+        }
+        long now = System.nanoTime();
+        long quiet = now - mark;
+        if (quiet < timeoutNanos) {
+            return loop.schedule(again, timeoutNanos - quiet);
+        }
+        if (kind == IdleKind.READ) {
+            readIdleMark = now;
+        } else {
+            writeIdleMark = now;
+        }
+        LoopTimer next = loop.schedule(again, timeoutNanos);
+        try {
+            handler.onIdle(this, kind);
+        } catch (Throwable t) {
+            closeOnError(t);
+        }
+        return next;
+    }
+
+    private static void cancelTimer(LoopTimer timer) {
+        if (timer != null) {
+            timer.cancel();
         }
     }
 
@@ -349,6 +507,9 @@ final class NioConnection implements Connection, FrameReader.Sink {
         }
         terminal = true;
         state.set(CLOSED);
+        cancelTimer(connectTimer);
+        cancelTimer(readIdleTimer);
+        cancelTimer(writeIdleTimer);
         if (key != null) {
             key.cancel();
         }

@@ -5,14 +5,21 @@ import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
+import io.cqlnio.spi.TransportStats;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -25,6 +32,7 @@ final class NioTransport implements Transport {
     private final EventLoop[] loops;
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean draining;
 
     NioTransport(TransportConfig config) {
         Objects.requireNonNull(config, "config");
@@ -41,6 +49,11 @@ final class NioTransport implements Transport {
         }
     }
 
+    /** For tests of the loops themselves. */
+    EventLoop[] loops() {
+        return loops;
+    }
+
     @Override
     public CompletableFuture<Connection> connect(InetSocketAddress remote, FrameHandler handler) {
         Objects.requireNonNull(remote, "remote");
@@ -51,7 +64,7 @@ final class NioTransport implements Transport {
                     + remote.getHostString() + ":" + remote.getPort()));
             return future;
         }
-        if (closed.get()) {
+        if (closed.get() || draining) {
             future.completeExceptionally(new TransportException("transport closed; cannot connect to " + remote));
             return future;
         }
@@ -60,6 +73,36 @@ final class NioTransport implements Transport {
             future.completeExceptionally(new TransportException("transport closed; cannot connect to " + remote));
         }
         return future;
+    }
+
+    @Override
+    public void close(Duration grace) {
+        Objects.requireNonNull(grace, "grace");
+        draining = true;
+        List<CompletableFuture<Void>> closing = new ArrayList<>();
+        for (EventLoop loop : loops) {
+            loop.forEachConnection(c -> closing.add(c.close()));
+        }
+        try {
+            CompletableFuture.allOf(closing.toArray(new CompletableFuture<?>[0]))
+                    .get(Math.max(0, grace.toNanos()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            LOG.info("grace period of {} ms ended with connections still flushing; aborting them", grace.toMillis());
+        } catch (ExecutionException e) {
+            LOG.debug("a connection failed while closing", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        close();
+    }
+
+    @Override
+    public TransportStats stats() {
+        long[] t = new long[12];
+        for (EventLoop loop : loops) {
+            loop.addStats(t);
+        }
+        return new TransportStats((int) t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11]);
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.cqlnio.spi;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One TCP connection that carries whole frames.
@@ -89,4 +90,32 @@ public interface Connection {
 
     /** A consistent-enough snapshot of this connection's counters; cheap, allocates one object. */
     ConnectionStats stats();
+
+    /**
+     * Any thread. Runs {@code task} on this connection's loop thread, after the tasks submitted before it.
+     * Use it to touch driver state that the handler owns. The task runs even if the connection closed; it is
+     * dropped silently once the transport itself is closed.
+     */
+    void execute(Runnable task);
+
+    /**
+     * Any thread. Runs {@code task} on this connection's loop thread once {@code delay} has passed, never
+     * earlier; tasks due at the same moment run in deadline order. Allocates the returned handle and nothing
+     * else, so a driver can give every request its own timeout.
+     *
+     * <pre>{@code
+     * Cancellable t = connection.schedule(() -> fail(streamId), 12, TimeUnit.SECONDS);
+     * }</pre>
+     */
+    Cancellable schedule(Runnable task, long delay, TimeUnit unit);
+
+    /**
+     * Any thread. Stops reading from the socket (backpressure onto a peer that floods us): frames already read
+     * are held, none is lost or reordered, and no {@code onFrame} runs until {@link #resumeReading()}. Called
+     * from {@code onFrame}, it takes effect after that frame. Idempotent.
+     */
+    void pauseReading();
+
+    /** Any thread. Delivers held frames, then reads again. Idempotent. */
+    void resumeReading();
 }

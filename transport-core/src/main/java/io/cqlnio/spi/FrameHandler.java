@@ -39,6 +39,14 @@ public interface FrameHandler {
     }
 
     /**
+     * No frame was read ({@link IdleKind#READ}) or finished writing ({@link IdleKind#WRITE}) for the configured
+     * {@code readIdleTimeout} / {@code writeIdleTimeout}; repeated every further timeout while it stays idle.
+     * A driver sends its heartbeat (an OPTIONS request) here.
+     */
+    default void onIdle(Connection connection, IdleKind kind) {
+    }
+
+    /**
      * Called exactly once per connection that was handed out, after every unwritten frame has been failed.
      *
      * @param causeOrNull {@code null} only after a local graceful {@link Connection#close()}; otherwise the

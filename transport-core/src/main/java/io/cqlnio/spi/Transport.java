@@ -1,6 +1,7 @@
 package io.cqlnio.spi;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -32,4 +33,14 @@ public interface Transport extends AutoCloseable {
      */
     @Override
     void close();
+
+    /**
+     * Graceful shutdown: refuses new connects and writes, lets every connection flush what it accepted for up
+     * to {@code grace}, then {@link #close()}s whatever is left (failing its unwritten frames). Every listener
+     * still fires exactly once. Blocks the caller for at most about {@code grace}; do not call it on a loop thread.
+     */
+    void close(Duration grace);
+
+    /** Counters across every loop and connection; cheap enough to poll every second. */
+    TransportStats stats();
 }

@@ -38,6 +38,13 @@ import java.util.Objects;
  * <tr><td>writeSpinCount</td><td>16</td><td>write calls per connection per loop turn before the loop
  *     serves others (Netty's figure)</td></tr>
  * <tr><td>frameCodec</td><td>{@link CqlFrameCodec#INSTANCE}</td><td>how inbound bytes split into frames</td></tr>
+ * <tr><td>readIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} READ after this long without
+ *     an inbound frame</td></tr>
+ * <tr><td>writeIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} WRITE after this long
+ *     without a frame finishing its write</td></tr>
+ * <tr><td>maxPendingBytes</td><td>0 (off)</td><td>hard cap: a write that would take pending bytes above it
+ *     fails at once with a {@link TransportException} naming the limit and the pending count. Off by default,
+ *     as in Netty: the watermarks are the cooperative signal, this is the backstop against unbounded memory</td></tr>
  * </table>
  *
  * <p>The watermark defaults are larger than Netty's 64/32 KiB because one CQL batch frame alone can pass
@@ -61,6 +68,9 @@ public final class TransportConfig {
     private final long maxBytesPerWrite;
     private final int writeSpinCount;
     private final FrameCodec frameCodec;
+    private final Duration readIdleTimeout;
+    private final Duration writeIdleTimeout;
+    private final long maxPendingBytes;
 
     private TransportConfig(Builder b) {
         loops = b.loops;
@@ -77,6 +87,9 @@ public final class TransportConfig {
         maxBytesPerWrite = b.maxBytesPerWrite;
         writeSpinCount = b.writeSpinCount;
         frameCodec = b.frameCodec;
+        readIdleTimeout = b.readIdleTimeout;
+        writeIdleTimeout = b.writeIdleTimeout;
+        maxPendingBytes = b.maxPendingBytes;
     }
 
     /** The defaults in the table above. */
@@ -95,7 +108,8 @@ public final class TransportConfig {
                 .readBufferSize(readBufferSize).maxFrameLength(maxFrameLength)
                 .writeHighWatermark(writeHighWatermark).writeLowWatermark(writeLowWatermark)
                 .maxBuffersPerWrite(maxBuffersPerWrite).maxBytesPerWrite(maxBytesPerWrite)
-                .writeSpinCount(writeSpinCount).frameCodec(frameCodec);
+                .writeSpinCount(writeSpinCount).frameCodec(frameCodec).readIdleTimeout(readIdleTimeout)
+                .writeIdleTimeout(writeIdleTimeout).maxPendingBytes(maxPendingBytes);
     }
 
     public int loops() { return loops; }
@@ -112,6 +126,9 @@ public final class TransportConfig {
     public long maxBytesPerWrite() { return maxBytesPerWrite; }
     public int writeSpinCount() { return writeSpinCount; }
     public FrameCodec frameCodec() { return frameCodec; }
+    public Duration readIdleTimeout() { return readIdleTimeout; }
+    public Duration writeIdleTimeout() { return writeIdleTimeout; }
+    public long maxPendingBytes() { return maxPendingBytes; }
 
     @Override
     public String toString() {
@@ -120,7 +137,9 @@ public final class TransportConfig {
                 + receiveBufferSize + ", readBufferSize=" + readBufferSize + ", maxFrameLength=" + maxFrameLength
                 + ", writeHighWatermark=" + writeHighWatermark + ", writeLowWatermark=" + writeLowWatermark
                 + ", maxBuffersPerWrite=" + maxBuffersPerWrite + ", maxBytesPerWrite=" + maxBytesPerWrite
-                + ", writeSpinCount=" + writeSpinCount + ", frameCodec=" + frameCodec + '}';
+                + ", writeSpinCount=" + writeSpinCount + ", frameCodec=" + frameCodec + ", readIdleTimeout="
+                + readIdleTimeout + ", writeIdleTimeout=" + writeIdleTimeout + ", maxPendingBytes=" + maxPendingBytes
+                + '}';
     }
 
     /** Collects settings; not thread-safe. Setters take any value; {@link #build()} checks them all. */
@@ -139,6 +158,9 @@ public final class TransportConfig {
         private long maxBytesPerWrite = 1024 * 1024;
         private int writeSpinCount = 16;
         private FrameCodec frameCodec = CqlFrameCodec.INSTANCE;
+        private Duration readIdleTimeout = Duration.ZERO;
+        private Duration writeIdleTimeout = Duration.ZERO;
+        private long maxPendingBytes;
 
         private Builder() {
         }
@@ -157,6 +179,12 @@ public final class TransportConfig {
         public Builder maxBytesPerWrite(long bytes) { this.maxBytesPerWrite = bytes; return this; }
         public Builder writeSpinCount(int calls) { this.writeSpinCount = calls; return this; }
         public Builder frameCodec(FrameCodec codec) { this.frameCodec = codec; return this; }
+        /** {@link Duration#ZERO} turns read-idle detection off. */
+        public Builder readIdleTimeout(Duration timeout) { this.readIdleTimeout = timeout; return this; }
+        /** {@link Duration#ZERO} turns write-idle detection off. */
+        public Builder writeIdleTimeout(Duration timeout) { this.writeIdleTimeout = timeout; return this; }
+        /** 0 turns the cap off. */
+        public Builder maxPendingBytes(long bytes) { this.maxPendingBytes = bytes; return this; }
 
         /** @throws IllegalArgumentException naming the first invalid setting and its value */
         public TransportConfig build() {
@@ -178,6 +206,11 @@ public final class TransportConfig {
             check(frameCodec.headerLength() >= 1, "frameCodec", frameCodec, "headerLength() >= 1");
             check(frameCodec.headerLength() <= readBufferSize, "readBufferSize", readBufferSize,
                     ">= frameCodec.headerLength() (" + frameCodec.headerLength() + ")");
+            check(readIdleTimeout != null && !readIdleTimeout.isNegative(), "readIdleTimeout", readIdleTimeout,
+                    ">= 0 (0 = off)");
+            check(writeIdleTimeout != null && !writeIdleTimeout.isNegative(), "writeIdleTimeout", writeIdleTimeout,
+                    ">= 0 (0 = off)");
+            check(maxPendingBytes >= 0, "maxPendingBytes", maxPendingBytes, ">= 0 (0 = off)");
             return new TransportConfig(this);
         }
 
@@ -200,13 +233,14 @@ public final class TransportConfig {
                 && maxFrameLength == c.maxFrameLength && writeHighWatermark == c.writeHighWatermark
                 && writeLowWatermark == c.writeLowWatermark && maxBuffersPerWrite == c.maxBuffersPerWrite
                 && maxBytesPerWrite == c.maxBytesPerWrite && writeSpinCount == c.writeSpinCount
-                && frameCodec.equals(c.frameCodec);
+                && frameCodec.equals(c.frameCodec) && readIdleTimeout.equals(c.readIdleTimeout)
+                && writeIdleTimeout.equals(c.writeIdleTimeout) && maxPendingBytes == c.maxPendingBytes;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(loops, connectTimeout, tcpNoDelay, keepAlive, sendBufferSize, receiveBufferSize,
                 readBufferSize, maxFrameLength, writeHighWatermark, writeLowWatermark, maxBuffersPerWrite,
-                maxBytesPerWrite, writeSpinCount, frameCodec);
+                maxBytesPerWrite, writeSpinCount, frameCodec, readIdleTimeout, writeIdleTimeout, maxPendingBytes);
     }
 }

@@ -1,5 +1,6 @@
 package io.cqlnio.naive;
 
+import io.cqlnio.spi.Cancellable;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
@@ -8,6 +9,7 @@ import io.cqlnio.spi.ProtocolException;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
+import io.cqlnio.spi.TransportStats;
 import io.cqlnio.spi.WriteListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,6 +18,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
+import java.time.Duration;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.SelectionKey;
@@ -28,6 +31,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -127,6 +131,25 @@ final class NaiveTransport implements Transport {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The control has no grace: it only exists to show what ignoring a write count does. */
+    @Override
+    public void close(Duration grace) {
+        close();
+    }
+
+    /** Frames and bytes of the connections open now; enough for the origin-story table. */
+    @Override
+    public TransportStats stats() {
+        ConnectionStats sum = new ConnectionStats(0, 0, 0, 0, 0, 0, 0, 0, 0);
+        int open = 0;
+        for (NaiveConnection c : connections) {
+            sum = sum.plus(c.stats());
+            open++;
+        }
+        return new TransportStats(open, sum.framesWritten(), sum.bytesWritten(), sum.framesRead(), sum.bytesRead(),
+                sum.writeCalls(), sum.shortWrites(), sum.wakeups(), sum.pendingBytes(), 0, 0, 0);
     }
 
     private void submit(Runnable task) {
@@ -406,6 +429,28 @@ final class NaiveTransport implements Transport {
         public ConnectionStats stats() {
             return new ConnectionStats(framesWritten.get(), bytesWritten.get(), framesRead, bytesRead,
                     writeCalls.get(), shortWrites.get(), zeroByteWrites.get(), 0, pendingBytes());
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            submit(task);
+        }
+
+        /** Not part of the control: it has no timers. */
+        @Override
+        public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
+            throw new UnsupportedOperationException("the naive control transport has no timers");
+        }
+
+        /** Not part of the control: it never pauses. */
+        @Override
+        public void pauseReading() {
+            throw new UnsupportedOperationException("the naive control transport cannot pause reading");
+        }
+
+        @Override
+        public void resumeReading() {
+            // never paused
         }
 
         @Override

@@ -1,10 +1,12 @@
 package io.cqlnio.cql;
 
+import io.cqlnio.spi.Cancellable;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportStats;
 import io.cqlnio.spi.WriteListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -254,6 +256,15 @@ class CqlClientTest {
         @Override
         public void close() {
         }
+
+        @Override
+        public void close(Duration grace) {
+        }
+
+        @Override
+        public TransportStats stats() {
+            return new TransportStats(1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        }
     }
 
     /** Records written frames; {@link #respond} delivers a frame as the transport's loop would. */
@@ -335,6 +346,24 @@ class CqlClientTest {
                 open = false;
                 handler.onClosed(this, cause);
             }
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            task.run(); // this fake has no loop: the calling thread stands in for it
+        }
+
+        @Override
+        public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
+            throw new UnsupportedOperationException("not used by the client under test");
+        }
+
+        @Override
+        public void pauseReading() {
+        }
+
+        @Override
+        public void resumeReading() {
         }
 
         @Override

@@ -1,9 +1,12 @@
 package io.cqlnio.bench.netty;
 
+import io.cqlnio.spi.Cancellable;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.IdleKind;
+import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.WriteListener;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -15,6 +18,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.timeout.IdleStateEvent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,8 +28,11 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ClosedChannelException;
+import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -73,6 +80,13 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     /** Bytes accepted by write() and not yet handed to channel.write (Netty counts the rest). */
     private final AtomicLong queuedBytes = new AtomicLong();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+    private final long maxPendingBytes;
+    private volatile boolean readPaused;
+    /**
+     * Frames Netty decoded after pauseReading: turning autoRead off stops the next socket read, not the
+     * decoder's loop over bytes already read, so to honour "no onFrame until resume" they wait here.
+     */
+    private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
 
     /** What unwritten frames fail with after abort(cause). */
     private volatile Throwable abortCause;
@@ -102,6 +116,7 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         this.handler = handler;
         this.remote = remote;
         this.name = name;
+        this.maxPendingBytes = transport.config().maxPendingBytes();
     }
 
     // ---- Connection -----------------------------------------------------------------------------------
@@ -114,6 +129,9 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
             return;
         }
         int bytes = frame.remaining();
+        if (overCap(bytes, listener)) {
+            return;
+        }
         queuedBytes.addAndGet(bytes);
         coalescer.enqueue(new PendingWrite(this, Unpooled.wrappedBuffer(frame), bytes, listener));
     }
@@ -129,9 +147,28 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         for (ByteBuffer part : frameParts) {
             bytes += part.remaining();
         }
+        if (overCap(bytes, listener)) {
+            return;
+        }
         queuedBytes.addAndGet(bytes);
         // A composite over the caller's buffers: Netty writes its parts with one gathering write, no copy.
         coalescer.enqueue(new PendingWrite(this, Unpooled.wrappedBuffer(frameParts), bytes, listener));
+    }
+
+    /** The hard cap, checked before anything is queued; racing writers may each see the room, as in nio. */
+    private boolean overCap(int bytes, WriteListener listener) {
+        if (maxPendingBytes <= 0) {
+            return false;
+        }
+        long pending = pendingBytes();
+        if (pending + bytes <= maxPendingBytes) {
+            return false;
+        }
+        if (listener != null) {
+            notify(listener, new TransportException("write of " + bytes + " bytes refused: " + pending
+                    + " bytes are pending and maxPendingBytes is " + maxPendingBytes + " on " + name));
+        }
+        return true;
     }
 
     private void refuse(WriteListener listener) {
@@ -192,6 +229,50 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         return new ConnectionStats((long) FRAMES_WRITTEN.getAcquire(this), (long) BYTES_WRITTEN.getAcquire(this),
                 (long) FRAMES_READ.getAcquire(this), (long) BYTES_READ.getAcquire(this), 0, 0, 0, 0,
                 pendingBytes());
+    }
+
+    @Override
+    public void execute(Runnable task) {
+        Objects.requireNonNull(task, "task");
+        try {
+            channel.eventLoop().execute(task);
+        } catch (RejectedExecutionException e) {
+            log.debug("{}: task dropped, the transport is closed", name);
+        }
+    }
+
+    @Override
+    public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
+        Objects.requireNonNull(task, "task");
+        try {
+            io.netty.util.concurrent.ScheduledFuture<?> f = channel.eventLoop().schedule(task, delay, unit);
+            return () -> f.cancel(false);
+        } catch (RejectedExecutionException e) {
+            return () -> false;
+        }
+    }
+
+    @Override
+    public void pauseReading() {
+        readPaused = true;
+        channel.config().setAutoRead(false);
+    }
+
+    @Override
+    public void resumeReading() {
+        readPaused = false;
+        channel.eventLoop().execute(this::deliverHeld);
+    }
+
+    /** Loop. Hands over what arrived while paused, then lets Netty read again (unless paused meanwhile). */
+    private void deliverHeld() {
+        ByteBuf frame;
+        while (!readPaused && (frame = held.poll()) != null) {
+            deliver(frame);
+        }
+        if (!readPaused && !inactive) {
+            channel.config().setAutoRead(true);
+        }
     }
 
     @Override
@@ -301,6 +382,14 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf frame = (ByteBuf) msg;
+        if (readPaused || !held.isEmpty()) {
+            held.add(frame); // keeps the retained slice until resumeReading
+            return;
+        }
+        deliver(frame);
+    }
+
+    private void deliver(ByteBuf frame) {
         try {
             if (inactive || closeCause != null || abortCause != null) {
                 return; // the connection is failing: nothing more reaches the handler
@@ -333,6 +422,18 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+        if (event instanceof IdleStateEvent) {
+            if (!inactive && closeCause == null && abortCause == null) {
+                IdleKind kind = ((IdleStateEvent) event).state() == io.netty.handler.timeout.IdleState.READER_IDLE
+                        ? IdleKind.READ : IdleKind.WRITE;
+                try {
+                    handler.onIdle(this, kind);
+                } catch (Throwable t) {
+                    failWith(t);
+                }
+            }
+            return;
+        }
         if (event instanceof ChannelInputShutdownEvent) {
             // Half-closure is on only so the peer's EOF is seen here, as a cause, before the channel closes.
             if (closeCause == null) {
@@ -363,6 +464,10 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         }
         inactive = true;
         state.set(CLOSED);
+        ByteBuf unread;
+        while ((unread = held.poll()) != null) {
+            unread.release();
+        }
         transport.removed(this);
         // Frames still in this loop's coalescer queue fail now (the channel is closed), before onClosed.
         coalescer.drain();

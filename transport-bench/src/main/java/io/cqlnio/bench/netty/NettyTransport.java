@@ -6,6 +6,8 @@ import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
+import io.cqlnio.spi.ConnectionStats;
+import io.cqlnio.spi.TransportStats;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
@@ -24,12 +26,16 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.netty.handler.timeout.IdleStateHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -59,6 +65,9 @@ final class NettyTransport implements Transport {
     private final Set<CompletableFuture<Connection>> pendingConnects = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicInteger ids = new AtomicInteger();
+    /** Frames and bytes written and read by connections already closed; guarded by itself. */
+    private final long[] closedTotals = new long[4];
+    private volatile boolean draining;
 
     NettyTransport(String name, TransportConfig config, IoHandlerFactory ioHandlerFactory,
                    Class<? extends Channel> channelClass) {
@@ -109,7 +118,7 @@ final class NettyTransport implements Transport {
         }
         CompletableFuture<Connection> result = new CompletableFuture<>();
         pendingConnects.add(result);
-        if (closed.get()) {
+        if (closed.get() || draining) {
             failConnect(result, remote);
             return result;
         }
@@ -121,6 +130,11 @@ final class NettyTransport implements Transport {
                 protected void initChannel(Channel ch) {
                     NettyConnection connection = new NettyConnection(ch, NettyTransport.this,
                             coalescers.get(ch.eventLoop()), handler, remote, connectionName);
+                    long readIdle = config.readIdleTimeout().toNanos();
+                    long writeIdle = config.writeIdleTimeout().toNanos();
+                    if (readIdle > 0 || writeIdle > 0) {
+                        ch.pipeline().addLast(new IdleStateHandler(readIdle, writeIdle, 0, TimeUnit.NANOSECONDS));
+                    }
                     ch.pipeline().addLast(new FrameDecoder(connection, config.frameCodec(), config.maxFrameLength()),
                             connection);
                 }
@@ -178,7 +192,68 @@ final class NettyTransport implements Transport {
     }
 
     void removed(NettyConnection connection) {
-        connections.remove(connection);
+        if (connections.remove(connection)) {
+            ConnectionStats s = connection.stats();
+            synchronized (closedTotals) {
+                closedTotals[0] += s.framesWritten();
+                closedTotals[1] += s.bytesWritten();
+                closedTotals[2] += s.framesRead();
+                closedTotals[3] += s.bytesRead();
+            }
+        }
+    }
+
+    TransportConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close(Duration grace) {
+        draining = true;
+        List<CompletableFuture<Void>> closing = new ArrayList<>();
+        for (NettyConnection connection : connections) {
+            closing.add(connection.close());
+        }
+        try {
+            CompletableFuture.allOf(closing.toArray(new CompletableFuture<?>[0]))
+                    .get(Math.max(0, grace.toNanos()), TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+            log.debug("{}: grace period over; aborting what is left", name);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        close();
+    }
+
+    /**
+     * Frames and bytes only: Netty does not expose write calls, short writes, wakeups or loop busy time, so
+     * those read 0.
+     */
+    @Override
+    public TransportStats stats() {
+        long framesWritten;
+        long bytesWritten;
+        long framesRead;
+        long bytesRead;
+        synchronized (closedTotals) {
+            framesWritten = closedTotals[0];
+            bytesWritten = closedTotals[1];
+            framesRead = closedTotals[2];
+            bytesRead = closedTotals[3];
+        }
+        int open = 0;
+        long pending = 0;
+        for (NettyConnection connection : connections) {
+            ConnectionStats s = connection.stats();
+            open++;
+            framesWritten += s.framesWritten();
+            bytesWritten += s.bytesWritten();
+            framesRead += s.framesRead();
+            bytesRead += s.bytesRead();
+            pending += s.pendingBytes();
+        }
+        return new TransportStats(open, framesWritten, bytesWritten, framesRead, bytesRead, 0, 0, 0, pending,
+                0, 0, 0);
     }
 
     @Override

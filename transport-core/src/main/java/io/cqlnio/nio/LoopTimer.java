@@ -1,0 +1,61 @@
+package io.cqlnio.nio;
+
+import io.cqlnio.spi.Cancellable;
+
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One scheduled task of an {@link EventLoop}. It is its own submission: scheduling from another thread
+ * hands the timer itself to the loop as a task (no allocation besides this handle), and so does a cancel
+ * from another thread, so the loop can take it out of the heap at once instead of carrying a cancelled
+ * timer until its deadline.
+ */
+final class LoopTimer implements Cancellable, Runnable {
+
+    private static final int PENDING = 0;
+    private static final int FIRED = 1;
+    private static final int CANCELLED = 2;
+
+    final long deadlineNanos;
+    final Runnable task;
+    private final EventLoop loop;
+    private final AtomicInteger state = new AtomicInteger(PENDING);
+    /** Position in the loop's {@link TimerHeap}, or -1 when not in it. Loop only. */
+    int heapIndex = -1;
+
+    LoopTimer(EventLoop loop, long deadlineNanos, Runnable task) {
+        this.loop = loop;
+        this.deadlineNanos = deadlineNanos;
+        this.task = task;
+    }
+
+    @Override
+    public boolean cancel() {
+        if (!state.compareAndSet(PENDING, CANCELLED)) {
+            return false;
+        }
+        if (loop.inLoop()) {
+            loop.timers().remove(this);
+        } else {
+            loop.execute(this);
+        }
+        return true;
+    }
+
+    /** Loop. Fires the task unless it was cancelled. */
+    void fire() {
+        if (state.compareAndSet(PENDING, FIRED)) {
+            task.run();
+        }
+    }
+
+    /** Loop: the submission from another thread, either "add me" or "take me out". */
+    @Override
+    public void run() {
+        if (state.get() == CANCELLED) {
+            loop.timers().remove(this);
+        } else if (state.get() == PENDING && heapIndex < 0) {
+            loop.timers().add(this);
+        }
+    }
+}
