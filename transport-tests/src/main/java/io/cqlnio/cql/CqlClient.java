@@ -4,6 +4,7 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.IdleKind;
 import io.cqlnio.spi.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -118,6 +119,8 @@ public final class CqlClient implements AutoCloseable {
     private final AtomicLong serverErrors = new AtomicLong();
     private final AtomicLong unmatchedResponses = new AtomicLong();
     private final AtomicLong timeouts = new AtomicLong();
+    private final AtomicLong heartbeatsSent = new AtomicLong();
+    private final AtomicLong heartbeatsAnswered = new AtomicLong();
     private final AtomicInteger orphaned = new AtomicInteger();
     private volatile String firstProtocolError;
     private volatile Connection connection;
@@ -310,6 +313,24 @@ public final class CqlClient implements AutoCloseable {
             public void onClosed(Connection conn, Throwable cause) {
                 CqlClient.this.onClosed(cause);
             }
+
+            /**
+             * The Java driver's heartbeat: when nothing was read for the transport's readIdleTimeout, ask
+             * OPTIONS; a connection that cannot answer SUPPORTED is dead even if TCP has not noticed yet.
+             */
+            @Override
+            public void onIdle(Connection conn, IdleKind kind) {
+                if (kind == IdleKind.READ) {
+                    heartbeatsSent.incrementAndGet();
+                    options().whenComplete((supported, failure) -> {
+                        if (failure == null) {
+                            heartbeatsAnswered.incrementAndGet();
+                        } else {
+                            conn.abort(new ConnectionClosedException("heartbeat failed on " + conn, failure));
+                        }
+                    });
+                }
+            }
         };
     }
 
@@ -424,6 +445,15 @@ public final class CqlClient implements AutoCloseable {
     }
 
     /** Requests that timed out. */
+    public long heartbeatsSent() {
+        return heartbeatsSent.get();
+    }
+
+    /** Heartbeats (OPTIONS sent on read-idle) that the server answered with SUPPORTED. */
+    public long heartbeatsAnswered() {
+        return heartbeatsAnswered.get();
+    }
+
     public long timeouts() {
         return timeouts.get();
     }
