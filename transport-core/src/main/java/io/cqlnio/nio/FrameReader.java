@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.frame.Segments;
 import io.cqlnio.spi.FrameCodec;
 import io.cqlnio.spi.ProtocolException;
 
@@ -7,6 +8,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
+import java.util.zip.CRC32;
 
 /**
  * The read path of one connection: reads into the loop's shared buffer, hands every whole frame found
@@ -44,6 +46,15 @@ final class FrameReader {
     private boolean carrying;
     /** Read but not delivered: the sink stopped (paused) with these bytes in hand. */
     private ByteBuffer backlog;
+    /** Raw segment bytes read but not yet unwrapped because the sink stopped; handled after {@link #backlog}. */
+    private ByteBuffer segmentBacklog;
+
+    /** Protocol v5: inbound bytes are segments; their payloads carry the frames. */
+    private boolean segments;
+    /** A segment that straddles reads, collected whole before it is checked and unwrapped. */
+    private ByteBuffer segment;
+    private ByteBuffer segmentView;
+    private final CRC32 crc = new CRC32();
     /** Total length of the carried frame, or -1 while its header is incomplete. */
     private int carryFrameLength = -1;
 
@@ -84,7 +95,8 @@ final class FrameReader {
             total += n;
             bytesRead += n;
             shared.flip();
-            if (!deliver(shared, view, sink) || n < shared.capacity()) {
+            boolean go = segments ? deliverSegments(shared, view, sink) : deliver(shared, view, sink);
+            if (!go || n < shared.capacity()) {
                 break;
             }
         }
@@ -98,11 +110,23 @@ final class FrameReader {
      */
     boolean resume(Sink sink) {
         ByteBuffer held = backlog;
-        if (held == null) {
-            return true;
+        if (held != null) {
+            backlog = null;
+            if (!deliver(held, held.duplicate(), sink)) {
+                return false;
+            }
         }
-        backlog = null;
-        return deliver(held, held.duplicate(), sink);
+        ByteBuffer raw = segmentBacklog;
+        if (raw != null) {
+            segmentBacklog = null;
+            return deliverSegments(raw, raw.duplicate(), sink);
+        }
+        return true;
+    }
+
+    /** Loop. From the next byte on, inbound bytes are v5 segments. */
+    void switchToSegments() {
+        segments = true;
     }
 
     /** Bytes of an unfinished frame held over; they are lost if the stream ends now. */
@@ -117,9 +141,15 @@ final class FrameReader {
 
     /** Frames whole in {@code src} go to the sink through {@code view} (a duplicate of src); the tail is carried. */
     private boolean deliver(ByteBuffer src, ByteBuffer view, Sink sink) {
-        if (carrying && !continueCarry(src, sink)) {
-            hold(src);
-            return false;
+        if (carrying) {
+            boolean wasSegments = segments;
+            if (!continueCarry(src, sink)) {
+                hold(src);
+                return false;
+            }
+            if (segments != wasSegments) {
+                return deliverSegments(src, view, sink);
+            }
         }
         while (src.remaining() >= headerLength) {
             int start = src.position();
@@ -132,15 +162,146 @@ final class FrameReader {
             view.limit(start + length).position(start);
             view.order(ByteOrder.BIG_ENDIAN);
             framesRead++;
+            boolean wasSegments = segments;
             if (!sink.onFrame(view)) {
                 hold(src);
                 return false;
+            }
+            if (segments != wasSegments) {
+                // The handler switched to v5 (on READY): what follows in this buffer is segments.
+                return deliverSegments(src, view, sink);
             }
         }
         if (src.hasRemaining()) {
             startCarry(src);
         }
         return true;
+    }
+
+    /**
+     * Unwraps every whole segment in {@code src}: checks the header's CRC24 before trusting its length and the
+     * payload's CRC32 before delivering a byte of it, then hands the payload to the frame splitter, whose carry
+     * joins a frame spread over several segments. A segment cut by the end of {@code src} waits in
+     * {@link #segment}.
+     */
+    private boolean deliverSegments(ByteBuffer src, ByteBuffer srcView, Sink sink) {
+        if (segment != null && segment.position() > 0) {
+            if (!completeSegment(src)) {
+                return true;
+            }
+            segment.flip();
+            boolean go = unwrap(segment, segmentView, sink, src);
+            segment.clear();
+            if (!go) {
+                return false;
+            }
+        }
+        while (src.remaining() >= Segments.HEADER_LENGTH) {
+            int start = src.position();
+            int header3b = checkedHeader(src, start);
+            int total = Segments.HEADER_LENGTH + Segments.payloadLength(header3b) + Segments.TRAILER_LENGTH;
+            if (src.remaining() < total) {
+                break;
+            }
+            int end = start + total;
+            int limit = src.limit();
+            src.limit(end);
+            boolean go = unwrap(src, srcView, sink, null);
+            src.limit(limit).position(end);
+            if (!go) {
+                holdSegments(src);
+                return false;
+            }
+        }
+        if (src.hasRemaining()) {
+            if (segment == null) {
+                segment = ByteBuffer.allocateDirect(Segments.HEADER_LENGTH + Segments.MAX_PAYLOAD
+                        + Segments.TRAILER_LENGTH);
+                segmentView = segment.duplicate();
+            }
+            segment.put(src);
+        }
+        return true;
+    }
+
+    /** Moves bytes of the segment in progress from {@code src}; {@code true} once it is whole. */
+    private boolean completeSegment(ByteBuffer src) {
+        if (segment.position() < Segments.HEADER_LENGTH) {
+            int n = Math.min(Segments.HEADER_LENGTH - segment.position(), src.remaining());
+            copy(src, segment, n);
+            if (segment.position() < Segments.HEADER_LENGTH) {
+                return false;
+            }
+        }
+        int header3b = checkedHeader(segment, 0);
+        int total = Segments.HEADER_LENGTH + Segments.payloadLength(header3b) + Segments.TRAILER_LENGTH;
+        copy(src, segment, Math.min(total - segment.position(), src.remaining()));
+        return segment.position() == total;
+    }
+
+    /**
+     * One whole segment, position..limit of {@code buf}: verify, then deliver its payload's frames through
+     * {@code payloadView} (a duplicate of buf). {@code rest}, when not null, is what follows in the read buffer,
+     * held too if the sink stops.
+     */
+    private boolean unwrap(ByteBuffer buf, ByteBuffer payloadView, Sink sink, ByteBuffer rest) {
+        int start = buf.position();
+        int header3b = checkedHeader(buf, start);
+        int length = Segments.payloadLength(header3b);
+        int payloadStart = start + Segments.HEADER_LENGTH;
+        int payloadEnd = payloadStart + length;
+        Segments.reset(crc);
+        int limit = buf.limit();
+        buf.limit(payloadEnd).position(payloadStart);
+        crc.update(buf);
+        buf.limit(limit);
+        int computed = (int) crc.getValue();
+        int read = Segments.readTrailer(buf, payloadEnd);
+        if (read != computed) {
+            throw new ProtocolException(String.format("segment payload CRC32 mismatch: read 0x%08x, computed 0x%08x"
+                    + " over %d payload bytes on %s", read, computed, length, owner));
+        }
+        buf.limit(payloadEnd).position(payloadStart);
+        boolean go = deliverPayload(buf, payloadView, sink);
+        buf.limit(limit).position(payloadEnd + Segments.TRAILER_LENGTH);
+        if (!go && rest != null) {
+            holdSegments(rest);
+        }
+        return go;
+    }
+
+    /** The frames of one verified payload; a frame continued in the next segment goes to the carry. */
+    private boolean deliverPayload(ByteBuffer payload, ByteBuffer payloadView, Sink sink) {
+        boolean wasSegments = segments;
+        segments = false; // deliver() must not re-enter segment parsing for a payload
+        try {
+            return deliver(payload, payloadView, sink);
+        } finally {
+            segments = wasSegments;
+        }
+    }
+
+    private int checkedHeader(ByteBuffer buf, int index) {
+        try {
+            return Segments.readHeader(buf, index);
+        } catch (ProtocolException e) {
+            throw new ProtocolException(e.getMessage() + " on " + owner, e);
+        }
+    }
+
+    private void holdSegments(ByteBuffer src) {
+        if (src.hasRemaining()) {
+            ByteBuffer copy = ByteBuffer.allocate(src.remaining());
+            copy.put(src).flip();
+            segmentBacklog = copy;
+        }
+    }
+
+    private static void copy(ByteBuffer src, ByteBuffer dst, int n) {
+        int limit = src.limit();
+        src.limit(src.position() + n);
+        dst.put(src);
+        src.limit(limit);
     }
 
     /** Keeps what the sink did not take; {@code src} may be the loop's shared buffer, so copy. */

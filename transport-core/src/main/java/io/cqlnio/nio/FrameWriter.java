@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.frame.Segments;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.WriteListener;
 import org.jctools.queues.MessagePassingQueue;
@@ -14,6 +15,7 @@ import java.nio.channels.GatheringByteChannel;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32;
 
 /**
  * The write path of one connection, top to bottom: frames come in from any thread, go out on the loop in
@@ -62,6 +64,8 @@ final class FrameWriter {
     static final long MIN_BYTES_PER_WRITE = 4096;
 
     private static final int QUEUE_CHUNK = 128;
+    /** Stands in for a null listener among deferred ones, so the frame is still counted. */
+    private static final WriteListener NO_LISTENER = failure -> { };
 
     private final Object owner;
     private final MessagePassingQueue<Entry> queue = new MpscUnboundedXaddArrayQueue<>(QUEUE_CHUNK, 2);
@@ -78,7 +82,21 @@ final class FrameWriter {
     private Entry[] staged = new Entry[16];
     private int stagedHead;
     private int stagedSize;
+    /** Sum of {@code remaining} over the staged entries. */
+    private long stagedBytes;
     private long bytesPerWrite;
+    /** Polled from the queue but left for the next segment (it did not fit in the one being built). */
+    private Entry lookahead;
+    /** True once the switch entry has been dequeued: frames after it go out as v5 segments. */
+    private boolean segments;
+    private final CRC32 crc = new CRC32();
+    private WriteListener[] deferred = new WriteListener[16];
+    private int deferredHead;
+    private int deferredSize;
+    private final ByteBuffer[] freeHeaders = new ByteBuffer[8];
+    private final ByteBuffer[] freeTrailers = new ByteBuffer[8];
+    private int freeHeaderCount;
+    private int freeTrailerCount;
 
     private volatile boolean closed;
     private volatile Throwable closeCause;
@@ -187,6 +205,23 @@ final class FrameWriter {
         }
     }
 
+    /**
+     * Any thread. From this point in the write order, frames go out as protocol v5 segments. The switch is an
+     * entry in the same queue as the frames, so "before" and "after" mean what the queue order says.
+     *
+     * @return as {@link #enqueue}
+     */
+    int enqueueSwitchToSegments() {
+        Entry e = pool.acquire();
+        e.kind = Entry.SWITCH;
+        queue.offer(e);
+        if (closed) {
+            failStragglers();
+            return 0;
+        }
+        return scheduled.get() == 0 && scheduled.compareAndSet(0, 1) ? SCHEDULE : 0;
+    }
+
     // ---------------------------------------------------------------- the loop
 
     /**
@@ -198,69 +233,49 @@ final class FrameWriter {
         // Cleared before polling: a frame enqueued from here on schedules the writer again.
         scheduled.set(0);
         for (int spin = 0; spin < writeSpinCount; spin++) {
+            long budget = bytesPerWrite;
+            stageMore(iov.length, budget);
+
+            // Gather: the staged entries in order, the head from wherever the last write stopped.
             ByteBuffer clipped = null;
             int clippedLimit = 0;
             int count = 0;
             long offered = 0;
-            long budget = bytesPerWrite;
-
-            // Gather: staged frames first (the head may be part-written), then new ones, oldest first.
-            int s = 0;
             gather:
-            while (true) {
-                Entry e;
-                if (s < stagedSize) {
-                    e = staged[(stagedHead + s) & (staged.length - 1)];
-                } else {
-                    e = queue.poll();
-                    if (e == null) {
-                        break;
+            for (int s = 0; s < stagedSize && offered < budget; s++) {
+                Entry e = staged[(stagedHead + s) & (staged.length - 1)];
+                ByteBuffer[] parts = e.parts;
+                int n = parts == null ? 1 : parts.length;
+                for (int i = 0; i < n; i++) {
+                    ByteBuffer b = parts == null ? e.single : parts[i];
+                    if (!b.hasRemaining()) {
+                        continue;
                     }
-                    stage(e);
-                }
-                s++;
-                if (e.single != null) {
-                    if (e.single.hasRemaining()) {
-                        if (count == iov.length) {
-                            break;
+                    if (count == iov.length) {
+                        break gather;
+                    }
+                    iov[count++] = b;
+                    offered += b.remaining();
+                    if (offered >= budget) {
+                        // Offer no more than the budget: the JDK copies every offered heap byte into a direct
+                        // buffer before writev, whether the kernel takes it or not. The limit is ours to move
+                        // while we own the buffer, and is put back right after the write.
+                        long over = offered - budget;
+                        if (over > 0) {
+                            clipped = b;
+                            clippedLimit = b.limit();
+                            b.limit((int) (clippedLimit - over));
+                            offered = budget;
                         }
-                        iov[count++] = e.single;
-                        offered += e.single.remaining();
+                        break gather;
                     }
-                } else {
-                    for (ByteBuffer part : e.parts) {
-                        if (part.hasRemaining()) {
-                            if (count == iov.length) {
-                                break gather;
-                            }
-                            iov[count++] = part;
-                            offered += part.remaining();
-                            if (offered >= budget) {
-                                break;
-                            }
-                        }
-                    }
-                }
-                if (offered >= budget) {
-                    // Offer no more than the budget: the JDK copies every offered heap byte into a direct
-                    // buffer before writev, whether the kernel takes it or not. The limit is ours to move
-                    // while we own the buffer, and is put back right after the write.
-                    ByteBuffer last = iov[count - 1];
-                    long over = offered - budget;
-                    if (over > 0 && over < last.remaining()) {
-                        clipped = last;
-                        clippedLimit = last.limit();
-                        last.limit((int) (clippedLimit - over));
-                        offered = budget;
-                    }
-                    break;
                 }
             }
 
             if (count == 0) {
-                // Only empty frames, or nothing at all: retire whatever is staged (all of it is empty).
+                // Only empty frames staged, or nothing at all: retire what is staged (it is all empty).
                 retire(0);
-                return Flush.DRAINED;
+                return isDrained() ? Flush.DRAINED : Flush.YIELDED;
             }
 
             long written;
@@ -276,9 +291,11 @@ final class FrameWriter {
             writeCalls++;
             if (written > 0) {
                 bytesWritten += written;
-                pending.addAndGet(-written);
             }
-            retire(written);
+            long frameBytes = retire(written);
+            if (frameBytes > 0) {
+                pending.addAndGet(-frameBytes);
+            }
 
             if (written < offered) {
                 shortWrites++;
@@ -294,31 +311,228 @@ final class FrameWriter {
                 bytesPerWrite = Math.min(maxBytesPerWrite, bytesPerWrite << 1);
             }
         }
-        return stagedSize == 0 && queue.isEmpty() ? Flush.DRAINED : Flush.YIELDED;
+        return isDrained() ? Flush.DRAINED : Flush.YIELDED;
     }
 
-    /** Retires from the head every frame the {@code written} bytes finished, in order; empty frames too. */
-    private void retire(long written) {
+    private boolean isDrained() {
+        return stagedSize == 0 && lookahead == null && queue.isEmpty();
+    }
+
+    /**
+     * Moves queued frames behind the staged ones until about one write's worth is staged. In segment mode each
+     * run of queued frames becomes a segment here: header, the frames' own buffers (no copy), trailer.
+     */
+    private void stageMore(int buffers, long budget) {
+        while (stagedSize < buffers && stagedBytes < budget) {
+            Entry e = nextQueued();
+            if (e == null) {
+                return;
+            }
+            if (e.kind == Entry.SWITCH) {
+                segments = true;
+                pool.release(e);
+            } else if (!segments) {
+                stage(e);
+            } else if (e.remaining > Segments.MAX_PAYLOAD) {
+                stageLargeFrame(e);
+            } else {
+                stageSegment(e);
+            }
+        }
+    }
+
+    private Entry nextQueued() {
+        Entry e = lookahead;
+        if (e != null) {
+            lookahead = null;
+            return e;
+        }
+        return queue.poll();
+    }
+
+    /** A self-contained segment: {@code first} and every queued frame after it that fits. */
+    private void stageSegment(Entry first) {
+        Entry header = overhead(Entry.SEGMENT_HEADER, Segments.HEADER_LENGTH);
+        stage(header);
+        Segments.reset(crc);
+        long payload = 0;
+        Entry e = first;
+        while (true) {
+            e.deferred = true;
+            stage(e);
+            crc(e.single, e.parts);
+            payload += e.remaining;
+            e = nextQueued();
+            if (e == null) {
+                break;
+            }
+            if (e.kind == Entry.SWITCH) {
+                pool.release(e); // a second switch: already in segment mode
+                continue;
+            }
+            if (payload + e.remaining > Segments.MAX_PAYLOAD) {
+                lookahead = e; // the next segment starts with it
+                break;
+            }
+        }
+        Segments.writeHeader(header.single, 0, (int) payload, true);
+        stageTrailer();
+    }
+
+    /** A frame larger than one payload: a run of non-self-contained segments over slices of its buffers. */
+    private void stageLargeFrame(Entry frame) {
+        ByteBuffer[] parts = frame.parts != null ? frame.parts : new ByteBuffer[]{frame.single};
+        int part = 0;
+        int offset = parts.length == 0 ? 0 : parts[0].position();
+        long left = frame.remaining;
+        Entry lastSlice = null;
+        while (left > 0) {
+            int chunk = (int) Math.min(left, Segments.MAX_PAYLOAD);
+            Entry header = overhead(Entry.SEGMENT_HEADER, Segments.HEADER_LENGTH);
+            Segments.writeHeader(header.single, 0, chunk, false);
+            stage(header);
+            Segments.reset(crc);
+            int need = chunk;
+            while (need > 0) {
+                ByteBuffer b = parts[part];
+                int n = Math.min(need, b.limit() - offset);
+                if (n > 0) {
+                    Entry slice = pool.acquire();
+                    slice.single = b.duplicate().limit(offset + n).position(offset);
+                    slice.remaining = n;
+                    slice.deferred = true;
+                    slice.countsAsFrame = false;
+                    crc(slice.single, null);
+                    stage(slice);
+                    lastSlice = slice;
+                    offset += n;
+                    need -= n;
+                }
+                if (offset == b.limit() && part + 1 < parts.length) {
+                    part++;
+                    offset = parts[part].position();
+                }
+            }
+            left -= chunk;
+            stageTrailer();
+        }
+        // The frame counts, and its listener fires, when the trailer of its last segment is written.
+        lastSlice.listener = frame.listener;
+        lastSlice.countsAsFrame = true;
+        pool.release(frame);
+    }
+
+    private void stageTrailer() {
+        Entry trailer = overhead(Entry.SEGMENT_TRAILER, Segments.TRAILER_LENGTH);
+        Segments.writeTrailer(trailer.single, 0, (int) crc.getValue());
+        stage(trailer);
+    }
+
+    /** CRC32 over the bytes a frame will send, leaving its buffers' positions where they were. */
+    private void crc(ByteBuffer single, ByteBuffer[] parts) {
+        if (parts == null) {
+            int p = single.position();
+            crc.update(single);
+            single.position(p);
+            return;
+        }
+        for (ByteBuffer b : parts) {
+            int p = b.position();
+            crc.update(b);
+            b.position(p);
+        }
+    }
+
+    /** A segment header or trailer entry over a recycled small direct buffer. */
+    private Entry overhead(int kind, int length) {
+        ByteBuffer[] free = kind == Entry.SEGMENT_HEADER ? freeHeaders : freeTrailers;
+        int size = kind == Entry.SEGMENT_HEADER ? freeHeaderCount : freeTrailerCount;
+        ByteBuffer b;
+        if (size > 0) {
+            b = free[--size];
+            free[size] = null;
+            if (kind == Entry.SEGMENT_HEADER) {
+                freeHeaderCount = size;
+            } else {
+                freeTrailerCount = size;
+            }
+            b.clear();
+        } else {
+            b = ByteBuffer.allocateDirect(length);
+        }
+        Entry e = pool.acquire();
+        e.kind = kind;
+        e.single = b;
+        e.remaining = length;
+        return e;
+    }
+
+    private void recycleOverhead(Entry e) {
+        if (e.kind == Entry.SEGMENT_HEADER) {
+            if (freeHeaderCount < freeHeaders.length) {
+                freeHeaders[freeHeaderCount++] = e.single;
+            }
+        } else if (freeTrailerCount < freeTrailers.length) {
+            freeTrailers[freeTrailerCount++] = e.single;
+        }
+    }
+
+    /**
+     * Retires from the head every entry the {@code written} bytes finished, in order; empty frames too. A
+     * frame inside a segment is acknowledged only when its segment's trailer is written: until then the
+     * peer cannot use it.
+     *
+     * @return the frame bytes among {@code written} (segment headers and trailers are not frame bytes)
+     */
+    private long retire(long written) {
         long left = written;
-        int retired = 0;
+        long frameBytes = 0;
+        int framesDone = 0;
         while (stagedSize > 0) {
             Entry e = staged[stagedHead];
             if (e.remaining > left) {
                 e.remaining -= left;
+                stagedBytes -= left;
+                if (e.kind == Entry.FRAME) {
+                    frameBytes += left;
+                }
                 left = 0;
                 break;
             }
             left -= e.remaining;
+            stagedBytes -= e.remaining;
+            if (e.kind == Entry.FRAME) {
+                frameBytes += e.remaining;
+            }
             staged[stagedHead] = null;
             stagedHead = (stagedHead + 1) & (staged.length - 1);
             stagedSize--;
-            retired++;
             WriteListener listener = e.listener;
-            pool.release(e);
-            notify(listener, null);
+            if (e.kind == Entry.FRAME) {
+                if (e.deferred) {
+                    if (e.countsAsFrame) {
+                        defer(listener);
+                    }
+                    pool.release(e);
+                } else {
+                    pool.release(e);
+                    framesDone++;
+                    notify(listener, null);
+                }
+            } else {
+                if (e.kind == Entry.SEGMENT_TRAILER) {
+                    framesDone += deferredSize;
+                    recycleOverhead(e);
+                    pool.release(e);
+                    notifyDeferred(null);
+                } else {
+                    recycleOverhead(e);
+                    pool.release(e);
+                }
+            }
         }
-        if (retired > 0) {
-            framesWritten += retired;
+        if (framesDone > 0) {
+            framesWritten += framesDone;
         }
         if (left != 0) {
             // The channel claims more bytes than were staged: its count cannot be trusted, and neither can
@@ -326,6 +540,7 @@ final class FrameWriter {
             throw new IllegalStateException("write returned " + written + " bytes, " + left
                     + " more than were offered on " + owner);
         }
+        return frameBytes;
     }
 
     private void stage(Entry e) {
@@ -339,6 +554,31 @@ final class FrameWriter {
         }
         staged[(stagedHead + stagedSize) & (staged.length - 1)] = e;
         stagedSize++;
+        stagedBytes += e.remaining;
+    }
+
+    /** Keeps a written frame's listener until its segment's trailer is written too. */
+    private void defer(WriteListener listener) {
+        if (deferredSize == deferred.length) {
+            WriteListener[] bigger = new WriteListener[deferred.length << 1];
+            for (int i = 0; i < deferredSize; i++) {
+                bigger[i] = deferred[(deferredHead + i) & (deferred.length - 1)];
+            }
+            deferred = bigger;
+            deferredHead = 0;
+        }
+        deferred[(deferredHead + deferredSize) & (deferred.length - 1)] = listener != null ? listener : NO_LISTENER;
+        deferredSize++;
+    }
+
+    private void notifyDeferred(Throwable failureOrNull) {
+        while (deferredSize > 0) {
+            WriteListener listener = deferred[deferredHead];
+            deferred[deferredHead] = null;
+            deferredHead = (deferredHead + 1) & (deferred.length - 1);
+            deferredSize--;
+            notify(listener, failureOrNull);
+        }
     }
 
     /**
@@ -379,6 +619,8 @@ final class FrameWriter {
         scheduled.set(1);
         closeCause = cause;
         closed = true;
+        // Oldest first: frames written but waiting for their segment's trailer, then staged, then queued.
+        notifyDeferred(cause);
         while (stagedSize > 0) {
             Entry e = staged[stagedHead];
             staged[stagedHead] = null;
@@ -386,7 +628,12 @@ final class FrameWriter {
             stagedSize--;
             fail(e, cause, true);
         }
-        Entry e;
+        stagedBytes = 0;
+        Entry e = lookahead;
+        lookahead = null;
+        if (e != null) {
+            fail(e, cause, true);
+        }
         while ((e = queue.poll()) != null) {
             fail(e, cause, true);
         }
@@ -399,7 +646,9 @@ final class FrameWriter {
     }
 
     private void fail(Entry e, Throwable cause, boolean onLoop) {
-        pending.addAndGet(-e.remaining);
+        if (e.kind == Entry.FRAME) {
+            pending.addAndGet(-e.remaining);
+        }
         WriteListener listener = e.listener;
         if (onLoop) {
             pool.release(e);
@@ -418,12 +667,25 @@ final class FrameWriter {
         }
     }
 
-    /** One accepted frame. Pooled per loop: producers take, the loop gives back. */
+    /**
+     * One staged or queued unit: an accepted frame (or, in segment mode, a slice of one), a segment's header
+     * or trailer, or the switch to segments. Pooled per loop: producers take, the loop gives back.
+     */
     static final class Entry {
+        static final int FRAME = 0;
+        static final int SEGMENT_HEADER = 1;
+        static final int SEGMENT_TRAILER = 2;
+        static final int SWITCH = 3;
+
+        int kind;
         ByteBuffer single;
         ByteBuffer[] parts;
         WriteListener listener;
         long remaining;
+        /** Inside a segment: acknowledged when the segment's trailer is written. */
+        boolean deferred;
+        /** False for the leading slices of a large frame: only its last slice is the frame. */
+        boolean countsAsFrame = true;
     }
 
     /**
@@ -444,10 +706,13 @@ final class FrameWriter {
 
         /** Loop thread only. */
         void release(Entry e) {
+            e.kind = Entry.FRAME;
             e.single = null;
             e.parts = null;
             e.listener = null;
             e.remaining = 0;
+            e.deferred = false;
+            e.countsAsFrame = true;
             free.offer(e);
         }
     }

@@ -5,6 +5,7 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.Framing;
 import io.cqlnio.spi.IdleKind;
 import io.cqlnio.spi.ProtocolException;
 import io.cqlnio.spi.TransportConfig;
@@ -60,6 +61,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
     private final Runnable checkWriteIdle = this::checkWriteIdle;
     private final Runnable applyReadInterest = this::applyReadInterest;
     private volatile boolean readPaused;
+    private final java.util.concurrent.atomic.AtomicBoolean switched = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile String name;
 
     // Loop-only state.
@@ -187,6 +189,29 @@ final class NioConnection implements Connection, FrameReader.Sink {
     @Override
     public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
         return loop.schedule(Objects.requireNonNull(task, "task"), unit.toNanos(delay));
+    }
+
+    @Override
+    public void switchFraming(Framing framing) {
+        Objects.requireNonNull(framing, "framing");
+        if (framing == Framing.FRAMES) {
+            if (switched.get()) {
+                throw new IllegalStateException(this + " already carries v5 segments; it cannot switch back");
+            }
+            return;
+        }
+        if (!switched.compareAndSet(false, true)) {
+            throw new IllegalStateException(this + " already switched to " + framing);
+        }
+        if (loop.inLoop()) {
+            reader.switchToSegments(); // exact: from the byte after the frame being delivered
+        } else {
+            loop.execute(reader::switchToSegments);
+        }
+        int result = writer.enqueueSwitchToSegments();
+        if ((result & FrameWriter.SCHEDULE) != 0 && loop.schedule(this)) {
+            wakeups.incrementAndGet();
+        }
     }
 
     @Override

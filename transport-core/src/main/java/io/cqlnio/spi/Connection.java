@@ -118,4 +118,19 @@ public interface Connection {
 
     /** Any thread. Delivers held frames, then reads again. Idempotent. */
     void resumeReading();
+
+    /**
+     * Changes how frames are carried, once, mid-stream: protocol v5 wraps every byte after READY in segments.
+     * Outbound, the switch takes its place in this connection's write order: frames accepted before the call
+     * go out as they were, frames accepted after it go out in the new framing, and no segment mixes the two.
+     * Inbound, it applies from the next byte after the frame being delivered.
+     *
+     * <p>Call it from {@link FrameHandler#onFrame} while handling the READY frame (on the loop thread, so the
+     * inbound switch is exact) and do not write from other threads between STARTUP and READY; called from
+     * another thread the inbound switch happens on the loop shortly after, which is only safe while the peer
+     * sends nothing. One switch per connection; a second call fails with {@link IllegalStateException}.
+     *
+     * @throws UnsupportedOperationException if this transport does not implement {@code framing}
+     */
+    void switchFraming(Framing framing);
 }

@@ -5,6 +5,7 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.Framing;
 import io.cqlnio.spi.ProtocolException;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
@@ -440,6 +441,14 @@ final class NaiveTransport implements Transport {
         @Override
         public Cancellable schedule(Runnable task, long delay, TimeUnit unit) {
             throw new UnsupportedOperationException("the naive control transport has no timers");
+        }
+
+        /** Not part of the control yet: it writes v4-style frames only. */
+        @Override
+        public void switchFraming(Framing framing) {
+            if (framing != Framing.FRAMES) {
+                throw new UnsupportedOperationException("the naive control transport writes frames only");
+            }
         }
 
         /** Not part of the control: it never pauses. */

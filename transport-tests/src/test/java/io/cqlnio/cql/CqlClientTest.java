@@ -363,6 +363,11 @@ class CqlClientTest {
         }
 
         @Override
+        public void switchFraming(io.cqlnio.spi.Framing framing) {
+            throw new UnsupportedOperationException("not used by the client under test");
+        }
+
+        @Override
         public void resumeReading() {
         }
 
