@@ -132,11 +132,13 @@ final class NettyTransport implements Transport {
                             coalescers.get(ch.eventLoop()), handler, remote, connectionName);
                     long readIdle = config.readIdleTimeout().toNanos();
                     long writeIdle = config.writeIdleTimeout().toNanos();
+                    ch.pipeline().addLast(new FrameDecoder(connection, config.frameCodec(), config.maxFrameLength()));
                     if (readIdle > 0 || writeIdle > 0) {
+                        // After the decoder: the SPI's read-idle means "no whole frame", so bytes of a frame that
+                        // never completes (a trickle) must not reset it; the decoder passes on whole frames only.
                         ch.pipeline().addLast(new IdleStateHandler(readIdle, writeIdle, 0, TimeUnit.NANOSECONDS));
                     }
-                    ch.pipeline().addLast(new FrameDecoder(connection, config.frameCodec(), config.maxFrameLength()),
-                            connection);
+                    ch.pipeline().addLast(connection);
                 }
             }).connect(remote);
         } catch (RejectedExecutionException e) {
