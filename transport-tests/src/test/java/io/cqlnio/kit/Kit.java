@@ -1,0 +1,102 @@
+package io.cqlnio.kit;
+
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.Transports;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * What every kit test shares: the implementations under test, found through {@link Transports#names()}, and
+ * waits that poll a condition against a deadline (never sleep-and-hope).
+ *
+ * <p>System properties: {@code cqlnio.kit.transports} (comma-separated) restricts the run to those names, e.g.
+ * {@code -Dcqlnio.kit.transports=nio} for a control run against a patched core.
+ */
+final class Kit {
+
+    /** The deliberately broken control: it ignores short writes, so the kit would (rightly) fail on it. */
+    static final String NAIVE = "naive";
+
+    private static final Map<String, String> UNAVAILABLE = new ConcurrentHashMap<>();
+
+    private Kit() {
+    }
+
+    /**
+     * Names of the implementations the kit runs against: every provider on the class path but the naive control,
+     * and only those that can be created here ({@code netty-epoll} needs Linux and its native library).
+     */
+    static Stream<String> implementations() {
+        String only = System.getProperty("cqlnio.kit.transports", "").trim();
+        List<String> names = new ArrayList<>(Transports.names());
+        names.remove(NAIVE);
+        if (!only.isEmpty()) {
+            List<String> wanted = Arrays.asList(only.split("\\s*,\\s*"));
+            names.retainAll(wanted);
+        }
+        Collections.sort(names);
+        return names.stream().filter(Kit::available);
+    }
+
+    /** {@link #implementations()}, as a list. */
+    static List<String> implementationList() {
+        return implementations().collect(Collectors.toList());
+    }
+
+    private static boolean available(String name) {
+        if (UNAVAILABLE.containsKey(name)) {
+            return false;
+        }
+        try (Transport t = Transports.create(name, TransportConfig.defaults())) {
+            return t != null;
+        } catch (RuntimeException e) {
+            UNAVAILABLE.put(name, String.valueOf(e));
+            System.err.println("kit: skipping transport '" + name + "', it cannot be created here: " + e);
+            return false;
+        }
+    }
+
+    /** Polls {@code condition} every millisecond until it holds, or fails after {@code timeout} naming {@code what}. */
+    static void await(BooleanSupplier condition, Duration timeout, Supplier<String> what) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for " + what.get());
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** {@link #await(BooleanSupplier, Duration, Supplier)} with the kit's default 30 s. */
+    static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        await(condition, Duration.ofSeconds(30), () -> what);
+    }
+
+    /** Seconds as a {@link Duration}; reads better in waits. */
+    static Duration seconds(long s) {
+        return Duration.ofSeconds(s);
+    }
+
+    /** Milliseconds since {@code startNanos}. */
+    static long millisSince(long startNanos) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+    }
+
+    /** An integer system property, for the scalable tests. */
+    static long longProperty(String name, long defaultValue) {
+        String v = System.getProperty(name);
+        return v == null || v.isBlank() ? defaultValue : Long.parseLong(v.trim().replace("_", ""));
+    }
+}

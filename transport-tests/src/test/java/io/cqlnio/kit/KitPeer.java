@@ -1,0 +1,185 @@
+package io.cqlnio.kit;
+
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * A blocking loopback peer for the kit: one thread per accepted connection runs a {@link Server}. It may start
+ * stalled (reads nothing until {@link #release()}) so the client's socket buffers fill and its writes go short.
+ * Errors a server throws are kept for the test to assert on; an I/O error after {@link #close()} is not one.
+ */
+final class KitPeer implements AutoCloseable {
+
+    /** Serves one accepted connection. */
+    @FunctionalInterface
+    interface Server {
+        void serve(int index, Socket socket) throws Exception;
+    }
+
+    /** Receives each whole CQL frame a {@link #frames} server reads; the buffer is the peer's own copy. */
+    @FunctionalInterface
+    interface FrameSink {
+        void onFrame(int connection, ByteBuffer frame) throws Exception;
+    }
+
+    private final ServerSocket server;
+    private final Server serve;
+    private final CountDownLatch released;
+    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final List<Throwable> errors = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    /**
+     * @param receiveBuffer SO_RCVBUF of accepted sockets, set before bind so the window fits (0: OS default)
+     * @param stalled       accept, but run no server until {@link #release()}
+     * @param backlog       the listen backlog (many-connection tests need a deep one)
+     */
+    KitPeer(int receiveBuffer, boolean stalled, int backlog, Server serve) throws IOException {
+        this.server = new ServerSocket();
+        if (receiveBuffer > 0) {
+            server.setReceiveBufferSize(receiveBuffer);
+        }
+        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), backlog);
+        this.serve = serve;
+        this.released = new CountDownLatch(stalled ? 1 : 0);
+        Thread acceptor = new Thread(this::acceptLoop, "kit-peer-accept");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    KitPeer(int receiveBuffer, boolean stalled, Server serve) throws IOException {
+        this(receiveBuffer, stalled, 50, serve);
+    }
+
+    /** A server that reads whole CQL frames (header length field) and hands each to {@code sink}. */
+    static Server frames(FrameSink sink) {
+        return frames(sink, false);
+    }
+
+    /** Like {@link #frames(FrameSink)}, and writes every frame back when {@code echo}. */
+    static Server frames(FrameSink sink, boolean echo) {
+        return (index, socket) -> {
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 65536));
+            OutputStream out = socket.getOutputStream();
+            byte[] header = new byte[KitFrames.HEADER];
+            while (true) {
+                try {
+                    in.readFully(header);
+                } catch (EOFException e) {
+                    return;
+                }
+                int body = ByteBuffer.wrap(header).getInt(5);
+                if (body < 0 || body > 64 << 20) {
+                    throw new IOException("peer read a corrupt header: body length " + body + ", version byte "
+                            + header[0]);
+                }
+                byte[] frame = new byte[KitFrames.HEADER + body];
+                System.arraycopy(header, 0, frame, 0, KitFrames.HEADER);
+                in.readFully(frame, KitFrames.HEADER, body);
+                if (sink != null) {
+                    sink.onFrame(index, ByteBuffer.wrap(frame));
+                }
+                if (echo) {
+                    frame[0] = (byte) (frame[0] | 0x80);
+                    out.write(frame);
+                }
+            }
+        };
+    }
+
+    /** A server that reads and discards everything until end of stream. */
+    static Server discard() {
+        return (index, socket) -> {
+            byte[] buf = new byte[65536];
+            while (socket.getInputStream().read(buf) >= 0) {
+                // discard
+            }
+        };
+    }
+
+    InetSocketAddress address() {
+        return (InetSocketAddress) server.getLocalSocketAddress();
+    }
+
+    void release() {
+        released.countDown();
+    }
+
+    List<Throwable> errors() {
+        return errors;
+    }
+
+    List<Socket> sockets() {
+        return sockets;
+    }
+
+    /** Resets every accepted connection: SO_LINGER 0 makes close() send RST instead of FIN. */
+    void resetAll() {
+        for (Socket s : sockets) {
+            reset(s);
+        }
+    }
+
+    static void reset(Socket s) {
+        try {
+            s.setSoLinger(true, 0);
+            s.close();
+        } catch (IOException e) {
+            // already closed: nothing left to reset
+        }
+    }
+
+    private void acceptLoop() {
+        int index = 0;
+        while (!server.isClosed()) {
+            try {
+                Socket s = server.accept();
+                s.setTcpNoDelay(true);
+                sockets.add(s);
+                int connection = index++;
+                Thread t = new Thread(() -> run(connection, s), "kit-peer-" + connection);
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    private void run(int connection, Socket s) {
+        try (s) {
+            released.await();
+            serve.serve(connection, s);
+        } catch (SocketException e) {
+            if (!closed && !s.isClosed()) {
+                errors.add(e);
+            }
+        } catch (Throwable t) {
+            if (!(closed && t instanceof IOException)) {
+                errors.add(t);
+            }
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        released.countDown();
+        server.close();
+        for (Socket s : sockets) {
+            s.close();
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package io.cqlnio.kit;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A one-thread loopback echo peer for thousands of connections (a thread per connection would not scale to the
+ * many-connection test): echoes the bytes it reads, can stop reading ({@link #stall()}) so clients' writes back
+ * up, and can die ({@link #kill()}): every connection reset at once, as when the peer's process is killed with
+ * data still unread.
+ */
+final class NioEchoPeer implements AutoCloseable {
+
+    private final Selector selector;
+    private final ServerSocketChannel server;
+    private final List<SocketChannel> channels = new CopyOnWriteArrayList<>();
+    private final List<Throwable> errors = new CopyOnWriteArrayList<>();
+    private final AtomicInteger accepted = new AtomicInteger();
+    private final Thread thread;
+    private volatile boolean stalled;
+    private volatile boolean stopped;
+
+    NioEchoPeer(int receiveBuffer) throws IOException {
+        selector = Selector.open();
+        server = ServerSocketChannel.open();
+        if (receiveBuffer > 0) {
+            server.setOption(StandardSocketOptions.SO_RCVBUF, receiveBuffer);
+        }
+        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 8192);
+        server.configureBlocking(false);
+        server.register(selector, SelectionKey.OP_ACCEPT);
+        thread = new Thread(this::run, "kit-echo-peer");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    InetSocketAddress address() throws IOException {
+        return (InetSocketAddress) server.getLocalAddress();
+    }
+
+    int accepted() {
+        return accepted.get();
+    }
+
+    List<Throwable> errors() {
+        return errors;
+    }
+
+    /** Stops reading from every connection: what clients write from now on backs up into their transports. */
+    void stall() {
+        stalled = true;
+        selector.wakeup();
+    }
+
+    /** Resets every connection (SO_LINGER 0) and stops listening: the peer process died. */
+    void kill() throws InterruptedException {
+        stopped = true;
+        selector.wakeup();
+        thread.join(10_000);
+        for (SocketChannel c : channels) {
+            try {
+                c.setOption(StandardSocketOptions.SO_LINGER, 0);
+                c.close();
+            } catch (IOException e) {
+                // already gone
+            }
+        }
+        try {
+            server.close();
+            selector.close();
+        } catch (IOException e) {
+            errors.add(e);
+        }
+    }
+
+    private void run() {
+        boolean wasStalled = false;
+        try {
+            while (!stopped) {
+                selector.select(100);
+                if (stalled && !wasStalled) {
+                    wasStalled = true;
+                    for (SelectionKey key : selector.keys()) {
+                        if (key.isValid() && key.channel() instanceof SocketChannel) {
+                            key.interestOps(0);
+                        }
+                    }
+                }
+                for (SelectionKey key : selector.selectedKeys()) {
+                    if (!key.isValid()) {
+                        continue;
+                    }
+                    if (key.isAcceptable()) {
+                        SocketChannel c;
+                        while ((c = server.accept()) != null) {
+                            c.configureBlocking(false);
+                            c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                            channels.add(c);
+                            accepted.incrementAndGet();
+                            c.register(selector, stalled ? 0 : SelectionKey.OP_READ, ByteBuffer.allocate(16 * 1024));
+                        }
+                    } else if (key.isReadable() || key.isWritable()) {
+                        echo(key);
+                    }
+                }
+                selector.selectedKeys().clear();
+            }
+        } catch (IOException | RuntimeException e) {
+            if (!stopped) {
+                errors.add(e);
+            }
+        }
+    }
+
+    /** Echoes what is there; a reply the kernel cannot take now waits in the key's buffer, and reading pauses. */
+    private void echo(SelectionKey key) {
+        SocketChannel c = (SocketChannel) key.channel();
+        ByteBuffer pending = (ByteBuffer) key.attachment();
+        try {
+            if (pending.position() > 0) {
+                pending.flip();
+                c.write(pending);
+                pending.compact();
+            }
+            if (pending.position() == 0 && !stalled) {
+                int n = c.read(pending);
+                if (n < 0) {
+                    key.cancel();
+                    c.close();
+                    return;
+                }
+                pending.flip();
+                c.write(pending);
+                pending.compact();
+            }
+            if (!stalled) {
+                key.interestOps(pending.position() > 0 ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+            }
+        } catch (IOException e) {
+            key.cancel();
+            try {
+                c.close();
+            } catch (IOException ignored) {
+                // closing after the failure
+            }
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (!stopped) {
+            stopped = true;
+            selector.wakeup();
+            thread.join(10_000);
+            for (SocketChannel c : channels) {
+                c.close();
+            }
+            server.close();
+            selector.close();
+        }
+    }
+}

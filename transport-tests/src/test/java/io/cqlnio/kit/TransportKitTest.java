@@ -1,0 +1,580 @@
+package io.cqlnio.kit;
+
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.ConnectionClosedException;
+import io.cqlnio.spi.ProtocolException;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.TransportException;
+import io.cqlnio.spi.Transports;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The transport compatibility kit: one suite, written only against {@code io.cqlnio.spi}, run against every
+ * implementation {@link java.util.ServiceLoader} finds ({@link Kit#implementations()}: {@code nio},
+ * {@code netty-nio}, {@code netty-epoll}; never the {@code naive} control, which {@link NaiveControlTest} shows
+ * failing the ordering check). Each test names the invariant of DESIGN.md it guards.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class TransportKitTest {
+
+    private final Closer closer = new Closer();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        closer.close();
+    }
+
+    private Transport transport(String name, TransportConfig.Builder config) {
+        return closer.add(Transports.create(name, config.build()));
+    }
+
+    private KitPeer peer(int receiveBuffer, boolean stalled, KitPeer.Server server) throws IOException {
+        return closer.add(new KitPeer(receiveBuffer, stalled, server));
+    }
+
+    private static TransportConfig.Builder tiny() {
+        return TransportConfig.builder().sendBufferSize(4096).receiveBufferSize(4096);
+    }
+
+    private static TransportException connectFailure(CompletableFuture<Connection> future) {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> future.get(15, TimeUnit.SECONDS));
+        return assertInstanceOf(TransportException.class, e.getCause(), String.valueOf(e.getCause()));
+    }
+
+    /** Writes {@code frames} 1 KiB frames against a stalled peer and waits until most are stuck in the transport. */
+    private static Outcomes fillAgainstStalledPeer(Connection c, int frames) throws InterruptedException {
+        Outcomes outcomes = new Outcomes(frames);
+        for (int i = 0; i < frames; i++) {
+            c.write(KitFrames.frame(0, i, 1000, i % 2 == 0), outcomes.listener(i));
+        }
+        long half = frames * 1009L / 2;
+        Kit.await(() -> c.pendingBytes() > half, Kit.seconds(10),
+                () -> "more than " + half + " bytes stuck behind the stalled peer, have " + c.pendingBytes());
+        return outcomes;
+    }
+
+    // ------------------------------------------------------------------------------------------- connect
+
+    @EachTransport
+    void connectSucceedsAndGracefulCloseReportsANullCause(String name) throws Exception {
+        KitPeer peer = peer(0, false, KitPeer.discard());
+        Recorder handler = new Recorder();
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
+                .get(5, TimeUnit.SECONDS);
+        assertTrue(c.isOpen());
+        assertEquals(peer.address(), c.remoteAddress());
+        CompletableFuture<Void> closing = c.close();
+        assertFalse(c.isOpen(), "isOpen() after close()");
+        closing.get(5, TimeUnit.SECONDS);
+        c.close().get(5, TimeUnit.SECONDS); // idempotent
+        assertNull(handler.closed.get(5, TimeUnit.SECONDS), "invariant 6: a local graceful close reports null");
+        assertEquals(1, handler.closes.get());
+        assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+    }
+
+    @EachTransport
+    void connectRefusedNamesTheAddress(String name) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort(); // closed again at once: nothing listens there now
+        }
+        Transport t = transport(name, TransportConfig.builder());
+        TransportException e = connectFailure(t.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
+                new Recorder()));
+        assertTrue(e.getMessage().contains(String.valueOf(port)), e.getMessage());
+        assertTrue(e.getMessage().toLowerCase().contains("refused"), e.getMessage());
+    }
+
+    @EachTransport
+    void connectUnresolvedFailsTheFutureNamingTheHost(String name) throws Exception {
+        Transport t = transport(name, TransportConfig.builder());
+        CompletableFuture<Connection> f = t.connect(InetSocketAddress.createUnresolved("no-such-host.invalid", 9042),
+                new Recorder());
+        TransportException e = connectFailure(f);
+        assertTrue(e.getMessage().contains("no-such-host.invalid"), e.getMessage());
+    }
+
+    @EachTransport
+    void connectTimesOutAgainstAFullAcceptQueue(String name) throws Exception {
+        // A listener that never accepts, its accept queue full: the kernel drops further SYNs, so the connect
+        // neither succeeds nor fails until the transport's own deadline.
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            List<Socket> fillers = new ArrayList<>();
+            try {
+                boolean full = false;
+                for (int i = 0; i < 16 && !full; i++) {
+                    Socket s = new Socket();
+                    fillers.add(s);
+                    try {
+                        s.connect(server.getLocalSocketAddress(), 200);
+                    } catch (SocketTimeoutException e) {
+                        full = true;
+                    }
+                }
+                Assumptions.assumeTrue(full, "this kernel never dropped a SYN: cannot provoke a connect timeout");
+                Transport t = transport(name, TransportConfig.builder().connectTimeout(Duration.ofMillis(300)));
+                long start = System.nanoTime();
+                TransportException e = connectFailure(t.connect((InetSocketAddress) server.getLocalSocketAddress(),
+                        new Recorder()));
+                long millis = Kit.millisSince(start);
+                assertTrue(e.getMessage().contains("timed out"), e.getMessage());
+                assertTrue(millis >= 250 && millis < 5000, "timed out after " + millis + " ms, configured 300");
+            } finally {
+                for (Socket s : fillers) {
+                    s.close();
+                }
+            }
+        }
+    }
+
+    @EachTransport
+    void connectAfterTransportCloseFails(String name) throws Exception {
+        KitPeer peer = peer(0, false, KitPeer.discard());
+        Transport t = Transports.create(name, TransportConfig.defaults());
+        t.close();
+        TransportException e = connectFailure(t.connect(peer.address(), new Recorder()));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+    }
+
+    // ------------------------------------------------------------------------------------------- writes
+
+    @EachTransport
+    void concurrentProducersFramesArriveWholeAndInOrderThroughShortWrites(String name) throws Exception {
+        OrderingCheck check = new OrderingCheck(8, 2_500, 4);
+        KitPeer peer = peer(4096, true, KitPeer.frames(check));
+        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        check.start(c);
+        // Let both kernels' buffers fill before the peer reads: every write after that is a short one.
+        AtomicLong maxPending = new AtomicLong();
+        Kit.await(() -> {
+            maxPending.accumulateAndGet(c.pendingBytes(), Math::max);
+            return maxPending.get() > 256 * 1024 || !check.producing();
+        }, "producers to pile up bytes");
+        peer.release();
+        check.joinProducers(Kit.seconds(30));
+        check.awaitAndAssert(c, Kit.seconds(45), peer.errors());
+        assertTrue(maxPending.get() > 64 * 1024, "the kernel never pushed back: the test proved nothing");
+        assertTrue(peer.errors().isEmpty(), "peer errors: " + peer.errors());
+    }
+
+    @EachTransport
+    void multiPartFramesGoOutContiguouslyInArrayOrder(String name) throws Exception {
+        List<ByteBuffer> received = new CopyOnWriteArrayList<>();
+        KitPeer peer = peer(4096, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        SplittableRandom random = new SplittableRandom(7);
+        int frames = 2_000;
+        Outcomes outcomes = new Outcomes(frames);
+        for (int i = 0; i < frames; i++) {
+            ByteBuffer frame = KitFrames.frame(0, i, i % 100 == 0 ? KitFrames.STORY_BODY : random.nextInt(2000),
+                    random.nextBoolean());
+            c.write(KitFrames.parts(frame, random), outcomes.listener(i));
+        }
+        // An array with only empty parts around a whole frame, and a zero-length tail part.
+        ByteBuffer last = KitFrames.frame(0, frames, 100, false);
+        c.write(new ByteBuffer[]{ByteBuffer.allocate(0), last, ByteBuffer.allocate(0)}, null);
+        Kit.await(() -> received.size() == frames + 1, "every frame at the peer: " + received.size());
+        for (int i = 0; i <= frames; i++) {
+            assertEquals(i, KitFrames.check(received.get(i), 0), "frame " + i);
+        }
+        outcomes.awaitAll();
+        outcomes.assertExactlyOnceSuccessesFirst();
+        assertTrue(outcomes.failures.isEmpty(), outcomes.failures.toString());
+    }
+
+    @EachTransport
+    void gracefulCloseFlushesWhatWasAcceptedAndRefusesTheRest(String name) throws Exception {
+        List<Integer> received = new CopyOnWriteArrayList<>();
+        KitPeer peer = peer(4096, true, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
+        Recorder handler = new Recorder();
+        Connection c = transport(name, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Outcomes outcomes = fillAgainstStalledPeer(c, 500);
+
+        CompletableFuture<Void> closed = c.close();
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        c.write(KitFrames.frame(0, 9999, 8, false), refused::set);
+        // The WriteListener contract: a write refused because the connection is closed is told before write returns.
+        assertInstanceOf(ConnectionClosedException.class, refused.get());
+        assertFalse(closed.isDone(), "closed before the accepted frames were flushed");
+
+        peer.release();
+        closed.get(15, TimeUnit.SECONDS);
+        assertNull(handler.closed.get(5, TimeUnit.SECONDS), "graceful close must report a null cause");
+        outcomes.awaitAll();
+        outcomes.assertExactlyOnceSuccessesFirst();
+        assertTrue(outcomes.failures.isEmpty(), "accepted frames failed: " + outcomes.failures);
+        Kit.await(() -> received.size() == 500, "all 500 frames at the peer: " + received.size());
+        for (int i = 0; i < 500; i++) {
+            assertEquals(i, received.get(i));
+        }
+        assertEquals(1, handler.closes.get());
+        assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+    }
+
+    @EachTransport
+    void abortFailsEveryUnwrittenFrameOnceWithTheCause(String name) throws Exception {
+        KitPeer peer = peer(4096, true, KitPeer.discard());
+        Recorder handler = new Recorder();
+        Connection c = transport(name, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
+
+        IllegalStateException cause = new IllegalStateException("driver gave up");
+        c.abort(cause);
+        assertFalse(c.isOpen());
+        assertSame(cause, handler.closed.get(5, TimeUnit.SECONDS), "onClosed gets the abort cause");
+        outcomes.awaitAll();
+        outcomes.assertExactlyOnceSuccessesFirst();
+        assertFalse(outcomes.failures.isEmpty(), "nothing was pending at the abort");
+        outcomes.failures.forEach(f -> assertSame(cause, f, "unwritten frames fail with the abort cause"));
+        Kit.await(() -> c.pendingBytes() == 0, "pendingBytes back to 0: " + c.pendingBytes());
+        c.abort(new IllegalStateException("again")); // no-op once closed
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        c.write(KitFrames.frame(0, 9999, 8, false), refused::set);
+        assertInstanceOf(ConnectionClosedException.class, refused.get());
+        assertEquals(1, handler.closes.get());
+        assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+    }
+
+    @EachTransport
+    void peerResetFailsEveryUnwrittenFrameOnce(String name) throws Exception {
+        KitPeer peer = peer(4096, true, KitPeer.discard());
+        Recorder handler = new Recorder();
+        Connection c = transport(name, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
+        Kit.await(() -> !peer.sockets().isEmpty(), "peer accepted");
+
+        peer.resetAll();
+        Throwable cause = handler.closed.get(10, TimeUnit.SECONDS);
+        assertNotNull(cause, "invariant 6: a peer reset gives a non-null cause");
+        outcomes.awaitAll();
+        outcomes.assertExactlyOnceSuccessesFirst();
+        assertFalse(outcomes.failures.isEmpty());
+        outcomes.failures.forEach(f -> assertInstanceOf(ConnectionClosedException.class, f, String.valueOf(f)));
+        Kit.await(() -> c.pendingBytes() == 0, "pendingBytes back to 0: " + c.pendingBytes());
+        assertFalse(c.isOpen());
+        assertEquals(1, handler.closes.get());
+        assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+    }
+
+    @EachTransport
+    void peerEofClosesWithANonNullCause(String name) throws Exception {
+        KitPeer peer = peer(0, false, (i, s) -> {
+            s.shutdownOutput();
+            KitPeer.discard().serve(i, s);
+        });
+        Recorder handler = new Recorder();
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
+                .get(5, TimeUnit.SECONDS);
+        Throwable cause = handler.closed.get(10, TimeUnit.SECONDS);
+        assertNotNull(cause, "invariant 6: the peer's EOF gives a non-null cause");
+        assertFalse(c.isOpen());
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        c.write(KitFrames.frame(0, 0, 8, false), refused::set);
+        Kit.await(() -> refused.get() != null, "the refused write's listener");
+        assertInstanceOf(ConnectionClosedException.class, refused.get());
+    }
+
+    @EachTransport
+    void transportCloseFailsPendingFramesIsIdempotentAndLeavesNoThreadBehind(String name) throws Exception {
+        Set<Thread> before = new HashSet<>(Thread.getAllStackTraces().keySet());
+        KitPeer peer = peer(4096, true, KitPeer.discard());
+        Transport transport = Transports.create(name, tiny().loops(2).build());
+        Recorder h1 = new Recorder();
+        Recorder h2 = new Recorder();
+        Connection c1 = transport.connect(peer.address(), h1).get(5, TimeUnit.SECONDS);
+        Connection c2 = transport.connect(peer.address(), h2).get(5, TimeUnit.SECONDS);
+        Outcomes o1 = fillAgainstStalledPeer(c1, 1000);
+        Outcomes o2 = fillAgainstStalledPeer(c2, 1000);
+        transport.close();
+        transport.close(); // idempotent
+        o1.awaitAll();
+        o2.awaitAll();
+        o1.assertExactlyOnceSuccessesFirst();
+        o2.assertExactlyOnceSuccessesFirst();
+        assertFalse(o1.failures.isEmpty() || o2.failures.isEmpty(), "nothing was pending at the close");
+        o1.failures.forEach(f -> assertInstanceOf(ConnectionClosedException.class, f, String.valueOf(f)));
+        assertInstanceOf(ConnectionClosedException.class, h1.closed.get(5, TimeUnit.SECONDS));
+        assertInstanceOf(ConnectionClosedException.class, h2.closed.get(5, TimeUnit.SECONDS));
+        Kit.await(() -> c1.pendingBytes() + c2.pendingBytes() == 0, "pending bytes back to 0");
+        AtomicReference<Throwable> late = new AtomicReference<>();
+        c1.write(KitFrames.frame(0, 0, 8, false), late::set);
+        Kit.await(() -> late.get() != null, "the late write's listener");
+        assertInstanceOf(ConnectionClosedException.class, late.get());
+        Kit.await(() -> newLiveThreads(before).isEmpty(), Kit.seconds(10),
+                () -> "threads left behind by Transport.close(): " + newLiveThreads(before));
+    }
+
+    /** Live threads not in {@code before}, minus the kit peer's own. */
+    static List<String> newLiveThreads(Set<Thread> before) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && !before.contains(t) && !t.getName().startsWith("kit-"))
+                .map(Thread::getName).sorted().collect(Collectors.toList());
+    }
+
+    @EachTransport
+    void writeAfterCloseIsRefusedOnTheCallingThread(String name) throws Exception {
+        KitPeer peer = peer(0, false, KitPeer.discard());
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
+                .get(5, TimeUnit.SECONDS);
+        c.close().get(5, TimeUnit.SECONDS);
+        AtomicReference<Thread> on = new AtomicReference<>();
+        AtomicReference<Throwable> refused = new AtomicReference<>();
+        c.write(KitFrames.frame(0, 0, 8, false), failure -> {
+            on.set(Thread.currentThread());
+            refused.set(failure);
+        });
+        assertSame(Thread.currentThread(), on.get(), "a refused write is told on the calling thread, before write returns");
+        assertInstanceOf(ConnectionClosedException.class, refused.get());
+        c.write(new ByteBuffer[]{KitFrames.frame(0, 1, 8, false)}, refused::set);
+        assertInstanceOf(ConnectionClosedException.class, refused.get());
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> c.write(KitFrames.frame(0, 2, 8, false)).get(5, TimeUnit.SECONDS));
+        assertInstanceOf(ConnectionClosedException.class, e.getCause());
+    }
+
+    @EachTransport
+    void aThrowingWriteListenerIsIgnored(String name) throws Exception {
+        List<ByteBuffer> received = new CopyOnWriteArrayList<>();
+        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        Recorder handler = new Recorder();
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
+                .get(5, TimeUnit.SECONDS);
+        c.write(KitFrames.frame(0, 0, 8, false), failure -> {
+            throw new IllegalStateException("listener bug");
+        });
+        c.write(KitFrames.frame(0, 1, 8, false)).get(5, TimeUnit.SECONDS);
+        Kit.await(() -> received.size() == 2, "both frames at the peer");
+        assertTrue(c.isOpen(), "a listener's exception must not close the connection");
+        assertEquals(0, handler.closes.get());
+    }
+
+    // ------------------------------------------------------------------------------------------- writability
+
+    @EachTransport
+    void writabilityFlipsOnceEachWayAcrossTheWatermarks(String name) throws Exception {
+        KitPeer peer = peer(4096, true, KitPeer.discard());
+        Recorder handler = new Recorder();
+        Connection c = transport(name, tiny().writeHighWatermark(64 * 1024).writeLowWatermark(16 * 1024))
+                .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        int written = 0;
+        // An implementation may count a frame against the watermark only once its loop has taken it (Netty's
+        // channel.write): keep writing until isWritable() says no, bounded.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (c.isWritable()) {
+            assertTrue(System.nanoTime() < deadline, "never became unwritable; pending " + c.pendingBytes());
+            c.write(KitFrames.frame(0, written++, 1000, true), null);
+            if (written % 64 == 0) {
+                Thread.sleep(1);
+            }
+        }
+        // Not "> high watermark": the loop may hand more bytes to the kernel between the two reads.
+        assertTrue(c.pendingBytes() > 16 * 1024, "unwritable at " + c.pendingBytes() + " pending bytes");
+        Kit.await(() -> handler.events.contains(false), "onWritabilityChanged(false)");
+        for (int i = 0; i < 50; i++) {
+            c.write(KitFrames.frame(0, written++, 1000, true), null); // still accepted while unwritable
+        }
+        peer.release();
+        Kit.await(() -> handler.events.contains(true), "onWritabilityChanged(true)");
+        Kit.await(() -> c.pendingBytes() == 0, "drain: " + c.pendingBytes());
+        assertEquals(List.of(false, true), handler.events);
+        assertTrue(c.isWritable());
+        assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+    }
+
+    // ------------------------------------------------------------------------------------------- reads
+
+    /** A server that sends the given response frames in seeded random chunks, the first few a byte at a time. */
+    private static KitPeer.Server sendsInChunks(List<ByteBuffer> frames, long seed, int byteByByteFrames) {
+        return (index, s) -> {
+            s.setTcpNoDelay(true);
+            OutputStream out = s.getOutputStream();
+            SplittableRandom random = new SplittableRandom(seed);
+            for (int f = 0; f < frames.size(); f++) {
+                byte[] bytes = frames.get(f).duplicate().array();
+                int at = 0;
+                while (at < bytes.length) {
+                    int n = f < byteByByteFrames ? 1 : Math.min(bytes.length - at, 1 + random.nextInt(
+                            random.nextBoolean() ? 16 : 64 * 1024));
+                    out.write(bytes, at, n);
+                    out.flush();
+                    at += n;
+                }
+            }
+            KitPeer.discard().serve(index, s);
+        };
+    }
+
+    private static void assertFramesInOrder(Recorder handler, int count) {
+        assertEquals(count, handler.frames.size());
+        for (int i = 0; i < count; i++) {
+            assertEquals(i, KitFrames.check(handler.frames.get(i), 0), "frame " + i);
+        }
+        assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+    }
+
+    @EachTransport
+    void inboundFramesSplitAnywhereArriveWhole(String name) throws Exception {
+        SplittableRandom sizes = new SplittableRandom(11);
+        List<ByteBuffer> frames = new ArrayList<>();
+        for (int i = 0; i < 400; i++) {
+            frames.add(KitFrames.response(0, i, KitFrames.mixedBody(sizes)));
+        }
+        KitPeer peer = peer(0, false, sendsInChunks(frames, 12, 3));
+        Recorder handler = new Recorder();
+        transport(name, TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Kit.await(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
+        assertFramesInOrder(handler, frames.size());
+    }
+
+    @EachTransport
+    void framesLargerThanTheReadBufferArriveWhole(String name) throws Exception {
+        List<ByteBuffer> frames = new ArrayList<>();
+        int[] bodies = {8, 100, 10_000, KitFrames.STORY_BODY, 1 << 20, 8, 8 << 20, 55};
+        for (int i = 0; i < bodies.length; i++) {
+            frames.add(KitFrames.response(0, i, bodies[i]));
+        }
+        KitPeer peer = peer(0, false, sendsInChunks(frames, 13, 1));
+        Recorder handler = new Recorder();
+        transport(name, TransportConfig.builder().readBufferSize(64)).connect(peer.address(), handler)
+                .get(5, TimeUnit.SECONDS);
+        Kit.await(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
+        assertFramesInOrder(handler, frames.size());
+    }
+
+    /** A server that sends one good response frame, then {@code bad}, then keeps the connection open. */
+    private static KitPeer.Server goodThenBad(byte[] bad) {
+        return (index, s) -> {
+            OutputStream out = s.getOutputStream();
+            out.write(KitFrames.response(0, 0, 8).array());
+            out.write(bad);
+            out.flush();
+            KitPeer.discard().serve(index, s);
+        };
+    }
+
+    @EachTransport
+    void aDeclaredLengthAboveMaxFrameLengthClosesWithAProtocolExceptionNamingIt(String name) throws Exception {
+        byte[] header = KitFrames.response(0, 1, 8).array();
+        ByteBuffer.wrap(header).putInt(5, 2000); // declares 2,009 bytes in all; the body never comes
+        KitPeer peer = peer(0, false, goodThenBad(java.util.Arrays.copyOf(header, KitFrames.HEADER)));
+        Recorder handler = new Recorder();
+        Connection c = transport(name, TransportConfig.builder().maxFrameLength(1024))
+                .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Throwable cause = handler.closed.get(5, TimeUnit.SECONDS);
+        assertInstanceOf(ProtocolException.class, cause, String.valueOf(cause));
+        assertTrue(cause.getMessage().contains("2009"), "names the offending length: " + cause.getMessage());
+        assertEquals(List.of("frame", "closed"), handler.events);
+        assertFalse(c.isOpen());
+    }
+
+    @EachTransport
+    void aBadVersionByteClosesWithAProtocolExceptionNamingIt(String name) throws Exception {
+        byte[] bad = KitFrames.response(0, 1, 8).array();
+        bad[0] = 0x5f; // the story's byte
+        KitPeer peer = peer(0, false, goodThenBad(bad));
+        Recorder handler = new Recorder();
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
+                .get(5, TimeUnit.SECONDS);
+        Throwable cause = handler.closed.get(5, TimeUnit.SECONDS);
+        assertInstanceOf(ProtocolException.class, cause, String.valueOf(cause));
+        assertTrue(cause.getMessage().contains("0x5f (95)"), cause.getMessage());
+        assertEquals(List.of("frame", "closed"), handler.events);
+        assertFalse(c.isOpen());
+    }
+
+    @EachTransport
+    void aNegativeDeclaredLengthClosesWithAProtocolException(String name) throws Exception {
+        byte[] bad = KitFrames.response(0, 1, 8).array();
+        ByteBuffer.wrap(bad).putInt(5, -7);
+        KitPeer peer = peer(0, false, goodThenBad(bad));
+        Recorder handler = new Recorder();
+        transport(name, TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Throwable cause = handler.closed.get(5, TimeUnit.SECONDS);
+        assertInstanceOf(ProtocolException.class, cause, String.valueOf(cause));
+        assertTrue(cause.getMessage().contains("-7"), cause.getMessage());
+        assertEquals(List.of("frame", "closed"), handler.events);
+    }
+
+    // ------------------------------------------------------------------------------------------- handlers
+
+    @EachTransport
+    void aThrowingHandlerClosesOnlyItsOwnConnection(String name) throws Exception {
+        KitPeer peer = peer(0, false, KitPeer.frames(null, true));
+        Transport transport = transport(name, TransportConfig.builder().loops(1));
+        RuntimeException boom = new RuntimeException("handler bug");
+        Recorder bad = new Recorder() {
+            @Override
+            public void onFrame(Connection connection, ByteBuffer frame) {
+                super.onFrame(connection, frame);
+                throw boom;
+            }
+        };
+        AtomicInteger echoes = new AtomicInteger();
+        Recorder good = new Recorder() {
+            @Override
+            public void onFrame(Connection connection, ByteBuffer frame) {
+                echoes.incrementAndGet();
+            }
+        };
+        Connection a = transport.connect(peer.address(), bad).get(5, TimeUnit.SECONDS);
+        Connection b = transport.connect(peer.address(), good).get(5, TimeUnit.SECONDS);
+        a.write(KitFrames.frame(0, 0, 8, false));
+        a.write(KitFrames.frame(0, 1, 8, false));
+        assertSame(boom, bad.closed.get(5, TimeUnit.SECONDS), "onClosed gets the handler's exception");
+        for (int i = 0; i < 100; i++) {
+            b.write(KitFrames.frame(1, i, 8, false)).get(5, TimeUnit.SECONDS);
+        }
+        Kit.await(() -> echoes.get() == 100, "100 echoes on the healthy connection: " + echoes.get());
+        assertTrue(b.isOpen());
+        assertFalse(a.isOpen());
+        assertEquals(1, bad.frameCount(), "a frame reached the handler after it threw");
+        assertTrue(bad.breaches.isEmpty(), bad.breaches.toString());
+    }
+
+    @Test
+    void theKitRunsAgainstOursAndNetty() {
+        List<String> names = Kit.implementationList();
+        assertTrue(names.contains("nio"), "kit implementations: " + names);
+        if (System.getProperty("cqlnio.kit.transports", "").isBlank()) {
+            assertTrue(names.contains("netty-nio"), "transport-bench's providers are not on the test class path: "
+                    + names);
+        }
+        assertFalse(names.contains(Kit.NAIVE), "the naive control must not run in the kit");
+    }
+}
