@@ -99,6 +99,8 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     // Loop-thread state.
     boolean touched;
     private boolean gracefullyClosed;
+    /** The graceful-close marker went by: a frame behind it raced close() and is refused, never written. */
+    private boolean closeMarkerSeen;
     private boolean inactive;
     private boolean lastWritable = true;
     private ConnectionClosedException unwrittenFailure;
@@ -297,7 +299,18 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     void writeOnLoop(PendingWrite write) {
         queuedBytes.addAndGet(-write.bytes);
         if (write.isCloseMarker()) {
+            closeMarkerSeen = true;
             startGracefulClose();
+            return;
+        }
+        if (closeMarkerSeen) {
+            // It passed write()'s OPEN check while close() ran and was queued behind the marker. Written, it could
+            // reach the peer and still be failed: the marker's listener closes the channel in the middle of the
+            // flush that wrote both, and Netty then fails the flushed entries after it. Refused, it is told once.
+            write.message.release();
+            if (write.listener != null) {
+                notify(write.listener, new ConnectionClosedException(name + " is closed: the write raced close()"));
+            }
             return;
         }
         if (write.listener == null) {
