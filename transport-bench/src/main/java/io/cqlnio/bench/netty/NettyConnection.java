@@ -101,6 +101,8 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     private boolean gracefullyClosed;
     /** The graceful-close marker went by: a frame behind it raced close() and is refused, never written. */
     private boolean closeMarkerSeen;
+    /** Frames refused behind the marker; told in channelInactive, after every earlier frame (invariant 6). */
+    private final java.util.ArrayList<PendingWrite> raced = new java.util.ArrayList<>();
     private boolean inactive;
     private boolean lastWritable = true;
     private ConnectionClosedException unwrittenFailure;
@@ -306,10 +308,11 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         if (closeMarkerSeen) {
             // It passed write()'s OPEN check while close() ran and was queued behind the marker. Written, it could
             // reach the peer and still be failed: the marker's listener closes the channel in the middle of the
-            // flush that wrote both, and Netty then fails the flushed entries after it. Refused, it is told once.
+            // flush that wrote both, and Netty then fails the flushed entries after it. Refused, it is told once,
+            // when the channel is gone, so after the outcome of every frame accepted before it.
             write.message.release();
             if (write.listener != null) {
-                notify(write.listener, new ConnectionClosedException(name + " is closed: the write raced close()"));
+                raced.add(write);
             }
             return;
         }
@@ -496,6 +499,10 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         transport.removed(this);
         // Frames still in this loop's coalescer queue fail now (the channel is closed), before onClosed.
         coalescer.drain();
+        for (PendingWrite write : raced) {
+            notify(write.listener, new ConnectionClosedException(name + " is closed: the write raced close()"));
+        }
+        raced.clear();
         if (handedOut) {
             Throwable cause = abortCause != null ? abortCause : closeCause;
             if (cause == null && !gracefullyClosed) {
