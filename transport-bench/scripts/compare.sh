@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jar=target/benchmarks.jar
-out=${OUT:-results}
+out=${OUT:-results/$(date -u +%Y%m%d-%H%M)}
 common=(--forks 1 --wi 5 --w 1 --i 5 --r 2)
 mkdir -p "$out"
 run() { # name, then taskset prefix or "-", then runner options
