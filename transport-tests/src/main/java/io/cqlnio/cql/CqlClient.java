@@ -4,6 +4,7 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.Framing;
 import io.cqlnio.spi.IdleKind;
 import io.cqlnio.spi.Transport;
 import org.slf4j.Logger;
@@ -27,8 +28,13 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * A minimal CQL client on one {@link Connection} of any {@link Transport}: what a driver author writes on top of
- * the SPI, and the proof that the SPI is enough. Protocol v4 (v3 works too); v5 only up to STARTUP, because
- * after READY v5 wraps frames in segments, which this client does not implement.
+ * the SPI, and the proof that the SPI is enough. Protocol v3, v4 and v5.
+ *
+ * <p>Protocol v5: STARTUP goes out as an ordinary frame with a v5 header; the server's READY is the last
+ * unwrapped frame, and from the next byte on both directions carry checksummed segments. The client switches
+ * the connection ({@link Connection#switchFraming}) inside {@code onFrame} while it handles that READY, before
+ * STARTUP's future completes, so nothing the caller sends next can go out unwrapped. It does not negotiate LZ4
+ * (STARTUP names no COMPRESSION), so the segments are uncompressed.
  *
  * <p>Requests are multiplexed on stream ids 0..32767: up to 32,768 in flight, each with its own future and
  * timeout. A request that times out keeps its stream id reserved (orphaned) until its late response arrives.
@@ -59,7 +65,7 @@ public final class CqlClient implements AutoCloseable {
     /**
      * Connection settings.
      *
-     * @param version        protocol version 3, 4 or 5 (5: OPTIONS only, see the class comment)
+     * @param version        protocol version 3, 4 or 5 (5: segments after READY, see the class comment)
      * @param requestTimeout how long a request may wait for its response
      */
     public record Options(int version, Duration requestTimeout) {
@@ -125,6 +131,8 @@ public final class CqlClient implements AutoCloseable {
     private volatile String firstProtocolError;
     private volatile Connection connection;
     private volatile Throwable closedBy;
+    /** True once the connection was switched to v5 segments. */
+    private volatile boolean segmented;
 
     private CqlClient(Options options) {
         this.options = options;
@@ -139,11 +147,6 @@ public final class CqlClient implements AutoCloseable {
 
     /** Connects and sends STARTUP; the future completes once the server answered READY. */
     public static CompletableFuture<CqlClient> connect(Transport transport, InetSocketAddress node, Options options) {
-        if (options.version() >= 5) {
-            return CompletableFuture.failedFuture(new UnsupportedOperationException(
-                    "protocol v5 needs segment framing after READY, which this client does not implement;"
-                            + " use open() for OPTIONS with v5 headers"));
-        }
         return open(transport, node, options).thenCompose(client -> client.startup().handle((ready, failure) -> {
             if (failure != null) {
                 client.close();
@@ -166,7 +169,10 @@ public final class CqlClient implements AutoCloseable {
         });
     }
 
-    /** STARTUP with CQL_VERSION 3.0.0; completes when the server answers READY. */
+    /**
+     * STARTUP with CQL_VERSION 3.0.0; completes when the server answers READY. In protocol v5 the connection
+     * carries segments from then on (switched before this future completes).
+     */
     public CompletableFuture<Void> startup() {
         return send(Frames.STARTUP, Frames.startupBody()).thenApply(r -> {
             if (r != READY) {
@@ -306,7 +312,7 @@ public final class CqlClient implements AutoCloseable {
         return new FrameHandler() {
             @Override
             public void onFrame(Connection conn, ByteBuffer frame) {
-                CqlClient.this.onFrame(frame);
+                CqlClient.this.onFrame(conn, frame);
             }
 
             @Override
@@ -334,7 +340,7 @@ public final class CqlClient implements AutoCloseable {
         };
     }
 
-    private void onFrame(ByteBuffer frame) {
+    private void onFrame(Connection conn, ByteBuffer frame) {
         int at = frame.position();
         int versionByte = frame.get(at) & 0xff;
         int flags = frame.get(at + 1) & 0xff;
@@ -358,6 +364,21 @@ public final class CqlClient implements AutoCloseable {
             return;
         }
         Pending p = inFlight.get(streamId);
+        if (value == READY && p != null && p.opcode == Frames.STARTUP && options.version() >= 5) {
+            // v5: the server frames everything after this READY in segments, and so must we. Switched here, on
+            // the loop thread and before STARTUP's future completes, so the reader unwraps the very next byte
+            // and no request the caller sends on READY can go out as a bare frame.
+            try {
+                conn.switchFraming(Framing.V5_SEGMENTS);
+                segmented = true;
+            } catch (RuntimeException cannot) {
+                // e.g. a transport without v5 framing: the next byte from the server is unreadable to it, so
+                // the connection is useless; STARTUP fails with the reason instead of READY.
+                complete(streamId, p, null, cannot);
+                conn.abort(cannot);
+                return;
+            }
+        }
         if (p == null) {
             // Nothing was sent on this id: a corrupted stream (the server read a header out of a body) or a
             // broken server. Counted, never matched to a request.
@@ -444,7 +465,7 @@ public final class CqlClient implements AutoCloseable {
         return orphaned.get();
     }
 
-    /** Requests that timed out. */
+    /** Heartbeats sent: OPTIONS requests issued because nothing was read for the read-idle time. */
     public long heartbeatsSent() {
         return heartbeatsSent.get();
     }
@@ -454,6 +475,7 @@ public final class CqlClient implements AutoCloseable {
         return heartbeatsAnswered.get();
     }
 
+    /** Requests that timed out. */
     public long timeouts() {
         return timeouts.get();
     }
@@ -476,6 +498,20 @@ public final class CqlClient implements AutoCloseable {
     /** Responses whose stream id matched no request in flight. */
     public long unmatchedResponses() {
         return unmatchedResponses.get();
+    }
+
+    /**
+     * Why the connection closed, or {@code null} while it is open or after a local graceful close: a
+     * {@link ConnectionClosedException} whose cause is what the transport reported (e.g. the peer's reset).
+     */
+    public Throwable closeCause() {
+        Throwable closed = closedBy;
+        return closed == null || closed.getCause() == null ? null : closed;
+    }
+
+    /** Whether the connection carries protocol v5 segments (v5, after READY). */
+    public boolean segmented() {
+        return segmented;
     }
 
     /** The protocol version this client speaks. */

@@ -5,6 +5,7 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.Framing;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportStats;
 import io.cqlnio.spi.WriteListener;
@@ -230,11 +231,41 @@ class CqlClientTest {
     }
 
     @Test
-    void v5IsRefusedForStartupBecauseSegmentsAreNotImplemented() {
-        CompletableFuture<CqlClient> f = CqlClient.connect(transport, new InetSocketAddress("127.0.0.1", 9042),
+    void v4NeverSwitchesFraming() {
+        assertEquals(List.of(), transport.connection.switches);
+        assertFalse(client.segmented());
+    }
+
+    @Test
+    void v5SwitchesToSegmentsOnReadyBeforeStartupCompletes() throws Exception {
+        client.close();
+        transport = new FakeTransport();
+        CompletableFuture<CqlClient> connecting = CqlClient.connect(transport, new InetSocketAddress("127.0.0.1", 9042),
                 CqlClient.Options.defaults().withVersion(5));
-        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(5, TimeUnit.SECONDS));
+        Sent startup = transport.connection.next();
+        assertEquals(5, startup.version, "STARTUP carries the v5 header");
+        assertEquals(List.of(), transport.connection.switches, "no switch before READY");
+        // What the caller's first callback sees: the switch must already be there.
+        CompletableFuture<List<Framing>> seenOnReady = connecting.thenApply(c -> List.copyOf(transport.connection.switches));
+        transport.connection.respond(Responses.frame(5, 0, startup.streamId, Frames.READY, w -> { }));
+        client = connecting.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        assertEquals(List.of(Framing.V5_SEGMENTS), seenOnReady.get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
+        assertTrue(client.segmented());
+    }
+
+    @Test
+    void v5StartupFailsWithTheReasonWhenTheTransportCannotSwitch() {
+        client.close();
+        transport = new FakeTransport();
+        CompletableFuture<CqlClient> connecting = CqlClient.connect(transport, new InetSocketAddress("127.0.0.1", 9042),
+                CqlClient.Options.defaults().withVersion(5));
+        Sent startup = transport.connection.next();
+        transport.connection.refuseSwitch = true;
+        transport.connection.respond(Responses.frame(5, 0, startup.streamId, Frames.READY, w -> { }));
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> connecting.get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
         assertInstanceOf(UnsupportedOperationException.class, e.getCause());
+        assertFalse(transport.connection.isOpen(), "a connection that cannot read the server's segments is aborted");
     }
 
     /** One request frame as the client wrote it. */
@@ -274,6 +305,9 @@ class CqlClientTest {
         final LinkedBlockingQueue<Sent> written = new LinkedBlockingQueue<>();
         volatile RuntimeException failNextWrite;
         volatile boolean open = true;
+        /** Every switchFraming call, in order. */
+        final List<Framing> switches = new java.util.concurrent.CopyOnWriteArrayList<>();
+        volatile boolean refuseSwitch;
 
         FakeConnection(InetSocketAddress remote, FrameHandler handler) {
             this.remote = remote;
@@ -363,8 +397,11 @@ class CqlClientTest {
         }
 
         @Override
-        public void switchFraming(io.cqlnio.spi.Framing framing) {
-            throw new UnsupportedOperationException("not used by the client under test");
+        public void switchFraming(Framing framing) {
+            if (refuseSwitch) {
+                throw new UnsupportedOperationException("this fake refuses " + framing);
+            }
+            switches.add(framing);
         }
 
         @Override
