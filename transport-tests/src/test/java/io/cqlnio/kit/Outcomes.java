@@ -42,7 +42,10 @@ final class Outcomes {
             if (refused) {
                 this.refused.add(i);
             } else {
-                order.add(failure == null ? i : -1 - i);
+                synchronized (order) {
+                    order.add(failure == null ? i : -1 - i);
+                    how.add(Thread.currentThread().getName() + (failure == null ? " ok" : " " + failure));
+                }
             }
             if (failure != null) {
                 failures.add(failure);
@@ -55,6 +58,8 @@ final class Outcomes {
     /** Frames whose listener fired on the writing thread: refused, or failed after racing the close. */
     final List<Integer> refused = new CopyOnWriteArrayList<>();
     final List<String> breaches = new CopyOnWriteArrayList<>();
+    /** For each entry of {@code order}: the thread and the outcome, to diagnose an order breach. */
+    private final List<String> how = new ArrayList<>();
 
     int count() {
         int n = 0;
@@ -94,9 +99,13 @@ final class Outcomes {
         int lastSuccess = -1;
         int previous = -1;
         synchronized (order) {
-            for (int value : order) {
+            for (int at = 0; at < order.size(); at++) {
+                int value = order.get(at);
                 int index = value < 0 ? -1 - value : value;
-                assertTrue(index > previous, "listener of frame " + index + " fired after that of frame " + previous);
+                int before = at;
+                int prev = previous;
+                assertTrue(index > previous, () -> "listener of frame " + index + " (" + how.get(before)
+                        + ") fired after that of frame " + prev + " (" + how.get(before - 1) + ")");
                 previous = index;
                 if (value < 0) {
                     failing = true;

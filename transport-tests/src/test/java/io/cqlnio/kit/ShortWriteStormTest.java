@@ -39,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and content and a tear, a shift or a reorder fails at the first wrong byte.
  *
  * <p>System properties: {@code cqlnio.storm.frames} (default 1,000,000; raise it for a soak),
- * {@code cqlnio.storm.seed}, {@code cqlnio.storm.peerBytesPerSecond} (default 256 MiB/s), and
+ * {@code cqlnio.storm.seed}, {@code cqlnio.storm.peerBytesPerSecond} (default 64 MiB/s), and
  * {@code cqlnio.storm.transports} (default: every kit implementation).
  */
 class ShortWriteStormTest {
@@ -70,7 +70,7 @@ class ShortWriteStormTest {
                 "storm not asked for " + name);
         long frames = Kit.longProperty("cqlnio.storm.frames", 1_000_000);
         long seed = Kit.longProperty("cqlnio.storm.seed", 20_261_126);
-        long peerRate = Kit.longProperty("cqlnio.storm.peerBytesPerSecond", 256L << 20);
+        long peerRate = Kit.longProperty("cqlnio.storm.peerBytesPerSecond", 64L << 20);
         int perProducer = (int) (frames / PRODUCERS);
         try {
             run(name, perProducer, seed, peerRate);
