@@ -1,5 +1,6 @@
 package io.cqlnio.naive;
 
+import io.cqlnio.frame.Segments;
 import io.cqlnio.spi.Cancellable;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
@@ -36,6 +37,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32;
 
 /**
  * THE CONTROL, DELIBERATELY BROKEN. Do not use it for anything but showing what goes wrong.
@@ -52,6 +54,13 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Reading is ordinary (one selector thread, frames split with the configured codec), so that the server's
  * answers, its protocol errors included, reach the client intact.
+ *
+ * <p>Protocol v5 ({@link Connection#switchFraming} with {@link Framing#V5_SEGMENTS}): the control wraps each batch
+ * in segments as simply as possible, by <b>copying</b> the batch's frames into segment payloads (whole frames in
+ * self-contained segments, a frame over one payload in a run of non-self-contained ones, checksums from
+ * {@link Segments}), and then makes the same one gathering write whose count it ignores. The dropped tail now
+ * cuts a segment, so the server's segment decoder, not its frame decoder, is the first to notice. Inbound
+ * segments are unwrapped (and their CRCs checked) so that the server's answer still reaches the client.
  */
 final class NaiveTransport implements Transport {
 
@@ -223,6 +232,10 @@ final class NaiveTransport implements Transport {
         private volatile long bytesRead;
         /** Inbound bytes not yet delivered (loop thread only); grows to the largest frame seen. */
         private ByteBuffer inbound = ByteBuffer.allocate(64 * 1024);
+        /** Protocol v5: set by {@link #switchFraming}; from then on both directions are segments. */
+        private volatile boolean segments;
+        /** Protocol v5: payload bytes unwrapped but not yet delivered as whole frames (loop thread only). */
+        private ByteBuffer unwrapped = ByteBuffer.allocate(64 * 1024);
 
         NaiveConnection(SocketChannel channel, InetSocketAddress remote, FrameHandler handler) {
             this.channel = channel;
@@ -266,13 +279,14 @@ final class NaiveTransport implements Transport {
                     batch.add(next);
                     buffers.addAll(List.of(next.parts));
                 }
+                ByteBuffer[] wire = segments ? wrapInSegments(batch) : buffers.toArray(new ByteBuffer[0]);
                 long offered = 0;
-                for (ByteBuffer b : buffers) {
+                for (ByteBuffer b : wire) {
                     offered += b.remaining();
                 }
                 long written;
                 try {
-                    written = channel.write(buffers.toArray(new ByteBuffer[0]));
+                    written = channel.write(wire);
                 } catch (IOException e) {
                     for (Queued q : batch) {
                         notify(q.listener, new ConnectionClosedException("write to " + remote + " failed", e));
@@ -306,6 +320,65 @@ final class NaiveTransport implements Transport {
             }
         }
 
+        /**
+         * Protocol v5, the control's way: copies the batch's frames into segments (header, payload, trailer as
+         * three buffers each). Whole frames share self-contained segments up to {@link Segments#MAX_PAYLOAD}; a
+         * larger frame is cut into non-self-contained ones. Correct segments: only the count of the write that
+         * sends them is ignored.
+         */
+        private ByteBuffer[] wrapInSegments(List<Queued> batch) {
+            List<ByteBuffer> wire = new ArrayList<>();
+            ByteBuffer payload = ByteBuffer.allocate(Segments.MAX_PAYLOAD);
+            for (Queued q : batch) {
+                int length = 0;
+                for (ByteBuffer part : q.parts) {
+                    length += part.remaining();
+                }
+                if (length > Segments.MAX_PAYLOAD) {
+                    addSegment(wire, payload, true);
+                    ByteBuffer frame = ByteBuffer.allocate(length);
+                    for (ByteBuffer part : q.parts) {
+                        frame.put(part.duplicate());
+                    }
+                    frame.flip();
+                    while (frame.hasRemaining()) {
+                        int n = Math.min(frame.remaining(), Segments.MAX_PAYLOAD);
+                        payload.put(frame.slice(frame.position(), n));
+                        frame.position(frame.position() + n);
+                        addSegment(wire, payload, false);
+                    }
+                    continue;
+                }
+                if (payload.position() + length > Segments.MAX_PAYLOAD) {
+                    addSegment(wire, payload, true);
+                }
+                for (ByteBuffer part : q.parts) {
+                    payload.put(part.duplicate());
+                }
+            }
+            addSegment(wire, payload, true);
+            return wire.toArray(new ByteBuffer[0]);
+        }
+
+        /** Appends header, a copy of {@code payload}'s bytes and trailer to {@code wire}; clears payload. */
+        private void addSegment(List<ByteBuffer> wire, ByteBuffer payload, boolean selfContained) {
+            if (payload.position() == 0) {
+                return;
+            }
+            payload.flip();
+            ByteBuffer copy = ByteBuffer.allocate(payload.remaining()).put(payload).flip();
+            payload.clear();
+            ByteBuffer header = ByteBuffer.allocate(Segments.HEADER_LENGTH);
+            Segments.writeHeader(header, 0, copy.remaining(), selfContained);
+            CRC32 crc = Segments.newCrc32();
+            crc.update(copy.duplicate());
+            ByteBuffer trailer = ByteBuffer.allocate(Segments.TRAILER_LENGTH);
+            Segments.writeTrailer(trailer, 0, (int) crc.getValue());
+            wire.add(header);
+            wire.add(copy);
+            wire.add(trailer);
+        }
+
         private void notify(WriteListener listener, Throwable failure) {
             if (listener != null) {
                 try {
@@ -335,34 +408,81 @@ final class NaiveTransport implements Transport {
         }
 
         private void append(ByteBuffer bytes) {
-            if (inbound.remaining() < bytes.remaining()) {
-                ByteBuffer bigger = ByteBuffer.allocate(Math.max(inbound.capacity() * 2,
-                        inbound.position() + bytes.remaining()));
-                inbound.flip();
-                bigger.put(inbound);
-                inbound = bigger;
+            inbound = appendTo(inbound, bytes);
+        }
+
+        /** {@code target} (in write mode) with {@code bytes} appended, grown if needed. */
+        private ByteBuffer appendTo(ByteBuffer target, ByteBuffer bytes) {
+            if (target.remaining() < bytes.remaining()) {
+                ByteBuffer bigger = ByteBuffer.allocate(Math.max(target.capacity() * 2,
+                        target.position() + bytes.remaining()));
+                target.flip();
+                bigger.put(target);
+                target = bigger;
             }
-            inbound.put(bytes);
+            return target.put(bytes);
         }
 
         private void deliver() {
             inbound.flip();
-            int headerLength = config.frameCodec().headerLength();
-            while (inbound.remaining() >= headerLength && open.get()) {
-                int length = config.frameCodec().frameLength(inbound, inbound.position());
-                if (length > config.maxFrameLength()) {
-                    throw new ProtocolException("frame length " + length + " above maxFrameLength "
-                            + config.maxFrameLength() + " from " + remote);
-                }
-                if (inbound.remaining() < length) {
-                    break;
-                }
-                ByteBuffer frame = inbound.slice(inbound.position(), length);
-                inbound.position(inbound.position() + length);
-                framesRead++;
-                handler.onFrame(this, frame);
+            // The handler may switch to segments while it handles a frame (READY): the rest is then segments.
+            while (open.get() && (segments ? unwrapOneSegment() : deliverOneFrame(inbound))) {
+                // one frame or one segment per turn
             }
             inbound.compact();
+        }
+
+        /** Delivers the frame at the head of {@code buf} (read mode); {@code false} if it is not all there. */
+        private boolean deliverOneFrame(ByteBuffer buf) {
+            int headerLength = config.frameCodec().headerLength();
+            if (buf.remaining() < headerLength) {
+                return false;
+            }
+            int length = config.frameCodec().frameLength(buf, buf.position());
+            if (length > config.maxFrameLength()) {
+                throw new ProtocolException("frame length " + length + " above maxFrameLength "
+                        + config.maxFrameLength() + " from " + remote);
+            }
+            if (buf.remaining() < length) {
+                return false;
+            }
+            ByteBuffer frame = buf.slice(buf.position(), length);
+            buf.position(buf.position() + length);
+            framesRead++;
+            handler.onFrame(this, frame);
+            return true;
+        }
+
+        /**
+         * Protocol v5: moves the payload of the whole segment at the head of {@code inbound} (CRCs checked) into
+         * {@link #unwrapped} and delivers the whole frames there; {@code false} if the segment is not all there.
+         */
+        private boolean unwrapOneSegment() {
+            if (inbound.remaining() < Segments.HEADER_LENGTH) {
+                return false;
+            }
+            int start = inbound.position();
+            int header3b = Segments.readHeader(inbound, start);
+            int length = Segments.payloadLength(header3b);
+            if (inbound.remaining() < Segments.HEADER_LENGTH + length + Segments.TRAILER_LENGTH) {
+                return false;
+            }
+            ByteBuffer payload = inbound.slice(start + Segments.HEADER_LENGTH, length);
+            CRC32 crc = Segments.newCrc32();
+            crc.update(payload.duplicate());
+            int read = Segments.readTrailer(inbound, start + Segments.HEADER_LENGTH + length);
+            if (read != (int) crc.getValue()) {
+                throw new ProtocolException(String.format("segment payload CRC32 mismatch from %s: read 0x%08x,"
+                        + " computed 0x%08x", remote, read, (int) crc.getValue()));
+            }
+            inbound.position(start + Segments.HEADER_LENGTH + length + Segments.TRAILER_LENGTH);
+            unwrapped = appendTo(unwrapped, payload);
+            unwrapped.flip();
+            while (open.get() && deliverOneFrame(unwrapped)) {
+                // every whole frame of the payloads so far; a frame cut by the segment waits for the next
+            }
+            unwrapped.compact();
+            return true;
         }
 
         /** Closes the socket and reports once; safe from any thread. */
@@ -443,11 +563,17 @@ final class NaiveTransport implements Transport {
             throw new UnsupportedOperationException("the naive control transport has no timers");
         }
 
-        /** Not part of the control yet: it writes v4-style frames only. */
+        /**
+         * The control switches as crudely as a driver that never thought about it: a flag read by the next batch
+         * and the next inbound byte. Exact only when called from {@code onFrame} on READY with nothing else being
+         * written, which is how the CQL client calls it.
+         */
         @Override
         public void switchFraming(Framing framing) {
-            if (framing != Framing.FRAMES) {
-                throw new UnsupportedOperationException("the naive control transport writes frames only");
+            if (framing == Framing.V5_SEGMENTS) {
+                segments = true;
+            } else if (segments) {
+                throw new IllegalStateException(this + " already carries v5 segments; it cannot switch back");
             }
         }
 
