@@ -26,6 +26,11 @@ import java.util.concurrent.TimeoutException;
  * transport that honours short writes every insert succeeds; through {@code naive} the server reads a body byte
  * as a protocol version and answers {@code Invalid or unsupported protocol version (NN)}.
  *
+ * <p>The same workload runs in protocol v4 (bare frames, the story's setting) or v5 (every frame after READY
+ * inside CRC-checked segments, see {@link #run(String, int, InetSocketAddress, String, int, Duration, boolean)}).
+ * In v5 a dropped tail no longer reaches the frame decoder as a version byte: the server's segment decoder sees
+ * a payload whose CRC32 does not match, or a segment header whose CRC24 does not.
+ *
  * <p>Shared by the integration test and the demo so both measure the same thing.
  */
 public final class OriginStory {
@@ -44,6 +49,7 @@ public final class OriginStory {
      * What one run observed.
      *
      * @param transport          the provider name
+     * @param version            the protocol version (4: bare frames; 5: segments after READY)
      * @param threads            threads that issued the requests
      * @param requests           requests issued
      * @param succeeded          requests answered with success
@@ -56,14 +62,21 @@ public final class OriginStory {
      * @param rowsVerified       rows read back byte-exact, or -1 when not checked
      * @param openAtEnd          whether the connection was still open when every request had ended (Cassandra
      *                           answers a bad version byte with an ERROR and keeps the connection)
+     * @param closeCause         why the connection closed before the end, or {@code null} (Cassandra hangs up on
+     *                           a segment CRC mismatch)
      */
-    public record Outcome(String transport, int threads, int requests, int succeeded, long protocolErrors,
+    public record Outcome(String transport, int version, int threads, int requests, int succeeded, long protocolErrors,
                           long serverErrors, long timeouts, ConnectionStats stats, Duration wall,
-                          String firstProtocolError, int rowsVerified, boolean openAtEnd) {
+                          String firstProtocolError, int rowsVerified, boolean openAtEnd, String closeCause) {
 
         /** Successful requests per second of wall time. */
         public double requestsPerSecond() {
             return succeeded / Math.max(1e-9, wall.toNanos() / 1e9);
+        }
+
+        /** The transport's name, with the protocol version when it is not the story's v4: {@code nio v5}. */
+        public String label() {
+            return version == 4 ? transport : transport + " v" + version;
         }
     }
 
@@ -80,10 +93,20 @@ public final class OriginStory {
      */
     public static Outcome run(String transportName, InetSocketAddress node, String keyspace, int threads,
                               Duration requestTimeout, boolean verify) throws InterruptedException {
+        return run(transportName, 4, node, keyspace, threads, requestTimeout, verify);
+    }
+
+    /**
+     * {@link #run(String, InetSocketAddress, String, int, Duration, boolean)} in protocol {@code version}: 4 as the
+     * story, or 5, where the client switches the connection to segments on READY and the rows are read back over
+     * v5 as well.
+     */
+    public static Outcome run(String transportName, int version, InetSocketAddress node, String keyspace, int threads,
+                              Duration requestTimeout, boolean verify) throws InterruptedException {
         if (threads < 1 || REQUESTS % threads != 0) {
             throw new IllegalArgumentException("threads = " + threads + " must divide " + REQUESTS);
         }
-        CqlClient.Options options = CqlClient.Options.defaults().withRequestTimeout(requestTimeout);
+        CqlClient.Options options = CqlClient.Options.defaults().withVersion(version).withRequestTimeout(requestTimeout);
         String table = keyspace + "." + TABLE;
         try (Transport transport = Transports.create(transportName, smallestBuffers());
              CqlClient client = await(CqlClient.connect(transport, node, options), requestTimeout)) {
@@ -109,13 +132,14 @@ public final class OriginStory {
             Duration wall = Duration.ofNanos(System.nanoTime() - started);
             ConnectionStats stats = client.stats();
             boolean openAtEnd = client.connection().isOpen();
+            Throwable closed = client.closeCause();
             int verified = -1;
             if (verify) {
                 verified = verify(transportName, node, table, options);
             }
-            return new Outcome(transportName, threads, REQUESTS, succeeded, client.protocolErrors(),
+            return new Outcome(transportName, version, threads, REQUESTS, succeeded, client.protocolErrors(),
                     client.serverErrors(), client.timeouts(), stats, wall, client.firstProtocolError(), verified,
-                    openAtEnd);
+                    openAtEnd, closed == null ? null : closed.getMessage());
         }
     }
 

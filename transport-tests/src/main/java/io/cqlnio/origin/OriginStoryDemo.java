@@ -6,18 +6,26 @@ import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 
 /**
  * The README's first command: starts a real Cassandra node, runs the origin story's workload through the
- * deliberately broken {@code naive} control and then through cqlnio's {@code nio}, prints a table and the first
- * server error the control provoked, stops the node, and ends with one summary line:
+ * deliberately broken {@code naive} control and then through cqlnio's {@code nio} (in protocol v4 as in the story,
+ * then in v5 with segment framing), prints a table and the first server error the control provoked, stops the
+ * node, and ends with one summary line (v4 figures, as in the README):
  * <pre>
  * origin-story: nio 1000/1000 ok, 0 protocol errors, 12 short writes; naive 33/1000 ok, 15 protocol errors
  * </pre>
- * Exits with an exception (a failed build) when {@code nio} did not get every request through, byte-exact.
+ * Exits with an exception (a failed build) when {@code nio} did not get every request through, byte-exact, in
+ * either protocol version.
  */
 public final class OriginStoryDemo {
 
@@ -42,6 +50,8 @@ public final class OriginStoryDemo {
                 // One keyspace per transport: the control's garbage must not mix with the rows nio verifies.
                 OriginStory.createKeyspace(setup, KEYSPACE + "_naive", REQUEST_TIMEOUT);
                 OriginStory.createKeyspace(setup, KEYSPACE + "_nio", REQUEST_TIMEOUT);
+                OriginStory.createKeyspace(setup, KEYSPACE + "_nio_v5", REQUEST_TIMEOUT);
+                OriginStory.createKeyspace(setup, KEYSPACE + "_naive_v5", REQUEST_TIMEOUT);
             }
             System.out.printf("Running %d prepared INSERTs of %,d-byte text at once on one connection with the"
                     + " smallest socket buffers...%n", OriginStory.REQUESTS, OriginStory.CONTENT.length());
@@ -49,15 +59,24 @@ public final class OriginStoryDemo {
                     REQUEST_TIMEOUT, false);
             OriginStory.Outcome nio = OriginStory.run("nio", node.nativeAddress(), KEYSPACE + "_nio", 1,
                     REQUEST_TIMEOUT, true);
-            printTable(List.of(naive, nio));
+            OriginStory.Outcome nioV5 = OriginStory.run("nio", 5, node.nativeAddress(), KEYSPACE + "_nio_v5", 1,
+                    REQUEST_TIMEOUT, true);
+            OriginStory.Outcome naiveV5 = OriginStory.run("naive", 5, node.nativeAddress(), KEYSPACE + "_naive_v5", 1,
+                    REQUEST_TIMEOUT, false);
+            printTable(List.of(naive, nio, naiveV5, nioV5));
             System.out.println("first server error with naive: "
                     + (naive.firstProtocolError() == null ? "(none)" : naive.firstProtocolError()));
-            System.out.println("rows read back byte-exact with nio: " + nio.rowsVerified() + "/" + nio.requests());
+            System.out.println("naive v5: connection ended (" + naiveV5.closeCause() + "); the server logged: "
+                    + lastCrcError(node.logFile()));
+            System.out.println("rows read back byte-exact with nio: " + nio.rowsVerified() + "/" + nio.requests()
+                    + " (v4), " + nioV5.rowsVerified() + "/" + nioV5.requests() + " (v5)");
             node.stop();
             System.out.println(summary(nio, naive));
-            if (nio.succeeded() != nio.requests() || nio.protocolErrors() != 0 || nio.serverErrors() != 0
-                    || nio.rowsVerified() != nio.requests()) {
-                throw new IllegalStateException("nio did not get every request through intact: " + nio);
+            for (OriginStory.Outcome o : List.of(nio, nioV5)) {
+                if (o.succeeded() != o.requests() || o.protocolErrors() != 0 || o.serverErrors() != 0
+                        || o.rowsVerified() != o.requests()) {
+                    throw new IllegalStateException(o.label() + " did not get every request through intact: " + o);
+                }
             }
         }
     }
@@ -70,13 +89,25 @@ public final class OriginStoryDemo {
                 naive.succeeded(), naive.requests(), naive.protocolErrors());
     }
 
+    /** The node's last report of a segment CRC mismatch, or "(none)". */
+    private static String lastCrcError(Path log) {
+        try (Stream<String> lines = Files.lines(log, StandardCharsets.ISO_8859_1)) {
+            return lines.filter(l -> l.contains("CQLMessageHandler") && l.contains("CRC mismatch"))
+                    .reduce((first, second) -> second)
+                    .map(l -> l.substring(l.indexOf("CQLMessageHandler - ") + "CQLMessageHandler - ".length()))
+                    .orElse("(none)");
+        } catch (IOException | UncheckedIOException e) {
+            return "(log unreadable: " + e + ")";
+        }
+    }
+
     private static void printTable(List<OriginStory.Outcome> outcomes) {
         String format = "%-9s %9s %10s %16s %13s %11s %10s%n";
         System.out.println();
         System.out.printf(Locale.ROOT, format, "transport", "requests", "succeeded", "protocol errors",
                 "short writes", "requests/s", "wall time");
         for (OriginStory.Outcome o : outcomes) {
-            System.out.printf(Locale.ROOT, format, o.transport(), o.requests(), o.succeeded(), o.protocolErrors(),
+            System.out.printf(Locale.ROOT, format, o.label(), o.requests(), o.succeeded(), o.protocolErrors(),
                     o.stats().shortWrites(), String.format(Locale.ROOT, "%.0f", o.requestsPerSecond()),
                     String.format(Locale.ROOT, "%.2f s", o.wall().toNanos() / 1e9));
         }
