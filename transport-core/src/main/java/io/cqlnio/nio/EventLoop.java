@@ -124,7 +124,7 @@ final class EventLoop implements Runnable {
 
     /** Any thread. Wakes the selector only if the loop sleeps in it; {@code true} if it did. */
     boolean wakeup() {
-        if (wakeState.get() == SLEEPING && wakeState.compareAndSet(SLEEPING, AWAKE)) {
+        if (wakeState.get() == SLEEPING && !inLoop() && wakeState.compareAndSet(SLEEPING, AWAKE)) {
             selector.wakeup();
             return true;
         }
@@ -297,6 +297,9 @@ final class EventLoop implements Runnable {
         if (firstKeyNanos == 0 && idleSince != 0) {
             firstKeyNanos = System.nanoTime();
             idleSince = 0;
+            // Awake from here: producers need not wake a loop that is handling keys and will look at its
+            // queues before it sleeps again.
+            wakeState.set(AWAKE);
         }
         NioConnection c = (NioConnection) key.attachment();
         try {
@@ -326,6 +329,7 @@ final class EventLoop implements Runnable {
             return;
         }
         SocketChannel channel = null;
+        NioConnection c = null;
         try {
             channel = SocketChannel.open();
             channel.configureBlocking(false);
@@ -338,7 +342,7 @@ final class EventLoop implements Runnable {
                 // Before connect, so the window scale offered in SYN fits it.
                 channel.setOption(StandardSocketOptions.SO_RCVBUF, config.receiveBufferSize());
             }
-            NioConnection c = new NioConnection(this, channel, remote, handler, future);
+            c = new NioConnection(this, channel, remote, handler, future);
             connections.add(c);
             boolean connected = channel.connect(remote);
             SelectionKey key = channel.register(selector, connected ? 0 : SelectionKey.OP_CONNECT, c);
@@ -349,6 +353,9 @@ final class EventLoop implements Runnable {
                 c.connectTimer(schedule(c::connectTimedOut, config.connectTimeout().toNanos()));
             }
         } catch (IOException | RuntimeException e) {
+            if (c != null) {
+                connections.remove(c);
+            }
             closeQuietly(channel);
             future.completeExceptionally(new TransportException("connect to " + remote + " failed: " + e, e));
         }

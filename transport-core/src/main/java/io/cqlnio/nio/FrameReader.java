@@ -82,6 +82,9 @@ final class FrameReader {
      * @throws ProtocolException on an invalid header; the connection must close
      */
     int read(ReadableByteChannel channel, Sink sink) throws IOException {
+        if ((backlog != null || segmentBacklog != null) && !resume(sink)) {
+            return 0; // never read past bytes still held: they come first
+        }
         int total = 0;
         for (int i = 0; i < MAX_READS_PER_TURN; i++) {
             shared.clear();

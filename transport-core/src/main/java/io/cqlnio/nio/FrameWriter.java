@@ -63,7 +63,8 @@ final class FrameWriter {
     /** Below this, an adaptive per-write byte limit stops shrinking. */
     static final long MIN_BYTES_PER_WRITE = 4096;
 
-    private static final int QUEUE_CHUNK = 128;
+    /** Frames per queue chunk: bursts up to two chunks deep reuse pooled chunks and allocate nothing. */
+    private static final int QUEUE_CHUNK = 256;
     /** Stands in for a null listener among deferred ones, so the frame is still counted. */
     private static final WriteListener NO_LISTENER = failure -> { };
 
@@ -151,12 +152,21 @@ final class FrameWriter {
             }
         }
         int result = 0;
-        long nowPending = pending.addAndGet(bytes);
-        if (maxPendingBytes > 0 && nowPending > maxPendingBytes) {
-            pending.addAndGet(-bytes);
-            notify(listener, new TransportException("write of " + bytes + " bytes refused: " + (nowPending - bytes)
-                    + " bytes are pending and maxPendingBytes is " + maxPendingBytes + " on " + owner));
-            return 0;
+        long nowPending;
+        if (maxPendingBytes > 0) {
+            // Checked before counting, so no other producer ever sees a pending count that was not real.
+            long current;
+            do {
+                current = pending.get();
+                if (current + bytes > maxPendingBytes) {
+                    notify(listener, new TransportException("write of " + bytes + " bytes refused: " + current
+                            + " bytes are pending and maxPendingBytes is " + maxPendingBytes + " on " + owner));
+                    return 0;
+                }
+            } while (!pending.compareAndSet(current, current + bytes));
+            nowPending = current + bytes;
+        } else {
+            nowPending = pending.addAndGet(bytes);
         }
         // Count and flip writability before the frame is visible to the loop, so that the loop's re-check
         // after the flush that retires this frame runs after the flip.
@@ -169,12 +179,32 @@ final class FrameWriter {
         e.parts = parts;
         e.remaining = bytes;
         e.listener = listener;
+        return offer(e, result);
+    }
+
+    /**
+     * Publishes an entry and decides who consumes it. Once closed the loop consumes no more, so a producer that
+     * finds it closed fails what is queued itself, and so does one whose schedule raced the close: the loop
+     * will ignore the schedule of a closed connection, and leaving {@code scheduled} set would lock every later
+     * straggler out of {@link #failStragglers}.
+     */
+    private int offer(Entry e, int result) {
         queue.offer(e);
+        return claim(result);
+    }
+
+    /** The producer's half of {@link #offer} after its entry is in the queue; separate so a test can replay it. */
+    int claim(int result) {
         if (closed) {
             failStragglers();
             return 0;
         }
         if (scheduled.get() == 0 && scheduled.compareAndSet(0, 1)) {
+            if (closed) {
+                scheduled.set(0);
+                failStragglers();
+                return 0;
+            }
             result |= SCHEDULE;
         }
         return result;
@@ -214,12 +244,7 @@ final class FrameWriter {
     int enqueueSwitchToSegments() {
         Entry e = pool.acquire();
         e.kind = Entry.SWITCH;
-        queue.offer(e);
-        if (closed) {
-            failStragglers();
-            return 0;
-        }
-        return scheduled.get() == 0 && scheduled.compareAndSet(0, 1) ? SCHEDULE : 0;
+        return offer(e, 0);
     }
 
     // ---------------------------------------------------------------- the loop
@@ -273,6 +298,12 @@ final class FrameWriter {
             }
 
             if (count == 0) {
+                if (stagedBytes > 0) {
+                    // Counted at write() but not in the buffers now: the caller changed or aliased a frame's
+                    // buffers after handing them over. The accounting cannot be trusted; end loudly.
+                    throw new IllegalStateException(stagedBytes + " bytes counted when frames were written are no"
+                            + " longer in their buffers (a buffer changed or aliased after write()) on " + owner);
+                }
                 // Only empty frames staged, or nothing at all: retire what is staged (it is all empty).
                 retire(0);
                 return isDrained() ? Flush.DRAINED : Flush.YIELDED;
@@ -602,6 +633,11 @@ final class FrameWriter {
     Boolean writabilityChange(boolean lastReported) {
         if (!writable && pending.get() < lowWatermark) {
             writable = true;
+            // A producer may have crossed the high watermark between the read and the write, seen
+            // writable == false and stayed quiet: look again.
+            if (pending.get() > highWatermark) {
+                writable = false;
+            }
         }
         boolean now = writable;
         return now == lastReported ? null : now;

@@ -2,7 +2,7 @@ package io.cqlnio.nio;
 
 import io.cqlnio.spi.Cancellable;
 
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
  * One scheduled task of an {@link EventLoop}. It is its own submission: scheduling from another thread
@@ -19,7 +19,11 @@ final class LoopTimer implements Cancellable, Runnable {
     final long deadlineNanos;
     final Runnable task;
     private final EventLoop loop;
-    private final AtomicInteger state = new AtomicInteger(PENDING);
+    private static final AtomicIntegerFieldUpdater<LoopTimer> STATE =
+            AtomicIntegerFieldUpdater.newUpdater(LoopTimer.class, "state");
+
+    /** PENDING, FIRED or CANCELLED; a field, not an AtomicInteger, so a handle is one object. */
+    private volatile int state;
     /** Position in the loop's {@link TimerHeap}, or -1 when not in it. Loop only. */
     int heapIndex = -1;
 
@@ -31,7 +35,7 @@ final class LoopTimer implements Cancellable, Runnable {
 
     @Override
     public boolean cancel() {
-        if (!state.compareAndSet(PENDING, CANCELLED)) {
+        if (!STATE.compareAndSet(this, PENDING, CANCELLED)) {
             return false;
         }
         if (loop.inLoop()) {
@@ -44,7 +48,7 @@ final class LoopTimer implements Cancellable, Runnable {
 
     /** Loop. Fires the task unless it was cancelled. */
     void fire() {
-        if (state.compareAndSet(PENDING, FIRED)) {
+        if (STATE.compareAndSet(this, PENDING, FIRED)) {
             task.run();
         }
     }
@@ -52,9 +56,10 @@ final class LoopTimer implements Cancellable, Runnable {
     /** Loop: the submission from another thread, either "add me" or "take me out". */
     @Override
     public void run() {
-        if (state.get() == CANCELLED) {
+        int now = state;
+        if (now == CANCELLED) {
             loop.timers().remove(this);
-        } else if (state.get() == PENDING && heapIndex < 0) {
+        } else if (now == PENDING && heapIndex < 0) {
             loop.timers().add(this);
         }
     }

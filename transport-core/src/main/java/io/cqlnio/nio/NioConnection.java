@@ -296,7 +296,6 @@ final class NioConnection implements Connection, FrameReader.Sink {
     /** Loop. The connect failed or timed out: close without {@code onClosed} (it was never handed out). */
     void failConnect(TransportException cause) {
         closeNow(cause, cause);
-        connectFuture.completeExceptionally(cause);
     }
 
     /** Loop. A writer handed this connection to the loop, or it yielded its last turn. */
@@ -342,6 +341,8 @@ final class NioConnection implements Connection, FrameReader.Sink {
                 setInterest(interestOps | SelectionKey.OP_WRITE);
                 break;
             case YIELDED:
+                // Served again from the dirty queue next turn; OP_WRITE too would serve it twice per turn.
+                setInterest(interestOps & ~SelectionKey.OP_WRITE);
                 if (writer.reschedule()) {
                     loop.scheduleFromLoop(this);
                 }
@@ -541,6 +542,13 @@ final class NioConnection implements Connection, FrameReader.Sink {
         EventLoop.closeQuietly(channel);
         writer.close(frameCause);
         loop.deregister(this);
+        if (!handedOut) {
+            // Never handed out: the connect future is the only one waiting (no-op if it already completed).
+            connectFuture.completeExceptionally(closedCause instanceof TransportException
+                    ? closedCause
+                    : new TransportException("connect to " + remote + " did not complete: " + this + " closed",
+                            closedCause));
+        }
         if (handedOut) {
             try {
                 handler.onClosed(this, closedCause);

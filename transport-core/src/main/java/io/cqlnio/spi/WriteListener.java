@@ -5,10 +5,11 @@ package io.cqlnio.spi;
  * when it never will be (the connection closed or aborted first, or the write was refused).
  *
  * <p>Threads: called on the connection's loop thread, in the order the frames were accepted; a success
- * therefore implies every earlier frame on that connection succeeded. Two cases run on the calling
- * thread instead, before {@code write} returns or from the thread that found them: a write refused
- * because the connection was already closed, and a frame that raced a final close (it was never
- * accepted by a live connection). Keep it short: it runs on the loop that serves other connections.
+ * therefore implies every earlier frame on that connection succeeded. Refused writes are not accepted
+ * frames and stand outside that order: a write refused because the connection was already closed, or
+ * because it would pass {@code maxPendingBytes}, fails on the calling thread before {@code write}
+ * returns. A frame that raced a final close fails on whichever thread found it, after every frame
+ * accepted before the close has its outcome. Keep it short: it runs on the loop that serves other connections.
  * An exception thrown from it is logged and otherwise ignored.
  *
  * <pre>{@code
