@@ -38,6 +38,9 @@ class Recorder implements FrameHandler {
     @Override
     public void onWritabilityChanged(Connection connection, boolean writable) {
         onLoop("onWritabilityChanged");
+        if (closes.get() > 0) {
+            breaches.add("onWritabilityChanged after onClosed");
+        }
         events.add(writable);
     }
 

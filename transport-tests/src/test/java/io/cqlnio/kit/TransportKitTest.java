@@ -384,6 +384,91 @@ class TransportKitTest {
         assertEquals(0, handler.closes.get());
     }
 
+    @EachTransport
+    void aCancelledConnectLeavesNoConnectionBehind(String name) throws Exception {
+        List<Boolean> ended = new CopyOnWriteArrayList<>();
+        KitPeer peer = peer(0, false, (i, s) -> {
+            KitPeer.discard().serve(i, s);
+            ended.add(true); // the transport closed its side
+        });
+        Transport t = transport(name, TransportConfig.builder());
+        Recorder handler = new Recorder();
+        CompletableFuture<Connection> f = t.connect(peer.address(), handler);
+        f.cancel(false);
+        if (f.isCancelled()) {
+            // Whether the connect got as far as the peer or not, nothing may be left open, and the handler
+            // of a connection never handed out hears nothing.
+            Kit.await(() -> peer.sockets().size() == ended.size(), "every accepted socket closed by the transport");
+            Thread.sleep(100); // a late callback would show within this; nothing to wait for otherwise
+            assertEquals(List.of(), handler.events, "callbacks on a connection never handed out");
+        }
+    }
+
+    @EachTransport
+    void writesExactlyPositionToLimitOfAnyBufferKind(String name) throws Exception {
+        List<ByteBuffer> received = new CopyOnWriteArrayList<>();
+        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
+                .get(5, TimeUnit.SECONDS);
+        List<ByteBuffer> sent = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            ByteBuffer frame = KitFrames.frame(0, i, 1000, i % 2 == 1);
+            sent.add(frame.duplicate());
+            ByteBuffer padded = (i % 2 == 1 ? ByteBuffer.allocateDirect(frame.remaining() + 10)
+                    : ByteBuffer.allocate(frame.remaining() + 10));
+            padded.put(new byte[]{9, 9, 9, 9, 9}).put(frame.duplicate()).put(new byte[]{7, 7, 7, 7, 7});
+            padded.position(5).limit(5 + frame.remaining()); // bytes around the frame must never be sent
+            ByteBuffer toWrite = switch (i) {
+                case 0 -> padded;
+                case 1 -> padded.slice();
+                case 2 -> padded.asReadOnlyBuffer();
+                default -> padded.duplicate();
+            };
+            c.write(toWrite).get(5, TimeUnit.SECONDS);
+        }
+        Kit.await(() -> received.size() == 4, "4 frames at the peer: " + received.size());
+        for (int i = 0; i < 4; i++) {
+            assertEquals(sent.get(i), received.get(i), "frame " + i);
+        }
+    }
+
+    @EachTransport
+    void aBufferMayBeReusedOnceItsListenerSaidSuccess(String name) throws Exception {
+        List<Integer> received = new CopyOnWriteArrayList<>();
+        KitPeer peer = peer(4096, false, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
+        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        ByteBuffer pooled = ByteBuffer.allocateDirect(KitFrames.HEADER + KitFrames.STORY_BODY);
+        for (int i = 0; i < 200; i++) {
+            // The driver's pattern: one buffer, refilled as soon as the transport is done with it.
+            pooled.clear();
+            pooled.put(KitFrames.frame(0, i, KitFrames.STORY_BODY, false)).flip();
+            c.write(pooled).get(5, TimeUnit.SECONDS);
+        }
+        Kit.await(() -> received.size() == 200, "200 frames at the peer: " + received.size());
+        for (int i = 0; i < 200; i++) {
+            assertEquals(i, received.get(i));
+        }
+    }
+
+    @EachTransport
+    void aFrameOfExactlyMaxFrameLengthIsDeliveredOneByteMoreIsNot(String name) throws Exception {
+        int max = 4096;
+        byte[] exact = KitFrames.response(0, 1, max - KitFrames.HEADER).array();
+        byte[] over = KitFrames.response(0, 2, max - KitFrames.HEADER + 1).array();
+        byte[] both = java.util.Arrays.copyOf(exact, exact.length + over.length);
+        System.arraycopy(over, 0, both, exact.length, over.length);
+        KitPeer peer = peer(0, false, goodThenBad(both));
+        Recorder handler = new Recorder();
+        transport(name, TransportConfig.builder().maxFrameLength(max)).connect(peer.address(), handler)
+                .get(5, TimeUnit.SECONDS);
+        Throwable cause = handler.closed.get(5, TimeUnit.SECONDS);
+        assertInstanceOf(ProtocolException.class, cause, String.valueOf(cause));
+        assertTrue(cause.getMessage().contains(String.valueOf(max + 1)), cause.getMessage());
+        assertEquals(2, handler.frames.size(), "the small frame and the one of exactly maxFrameLength");
+        assertEquals(max, handler.frames.get(1).remaining());
+        assertEquals(1, KitFrames.check(handler.frames.get(1), 0));
+    }
+
     // ------------------------------------------------------------------------------------------- writability
 
     @EachTransport
@@ -415,6 +500,33 @@ class TransportKitTest {
         assertEquals(List.of(false, true), handler.events);
         assertTrue(c.isWritable());
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+    }
+
+    @EachTransport
+    void isWritableTurnsFalseAsSoonAsPendingBytesPassTheHighWatermark(String name) throws Exception {
+        KitPeer peer = peer(4096, true, KitPeer.discard());
+        long high = 64 * 1024;
+        Connection c = transport(name, tiny().writeHighWatermark(high).writeLowWatermark(16 * 1024))
+                .connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        long worst = 0; // the most bytes pending while isWritable() still said true
+        for (int i = 0; i < 1000; i++) {
+            c.write(KitFrames.frame(0, i, 1000, false), null);
+            long pending = c.pendingBytes();
+            if (c.isWritable()) {
+                worst = Math.max(worst, pending);
+            }
+        }
+        System.out.printf("writability[%s]: isWritable() true with up to %,d bytes pending (high watermark %,d)%n",
+                name, worst, high);
+        if (name.startsWith("netty")) {
+            // Legitimate difference, by design of the Netty baseline (the Java driver's write coalescer): a frame
+            // counts against Netty's watermark only once the loop hands it to channel.write, so a burst from one
+            // thread runs ahead of isWritable() by whatever the loop has not drained yet. Advisory either way.
+            Kit.await(() -> !c.isWritable(), "netty to catch up and report unwritable");
+        } else {
+            // Ours counts a frame the moment write() accepts it.
+            assertTrue(worst <= high + 1009, "isWritable() was still true at " + worst + " pending bytes");
+        }
     }
 
     // ------------------------------------------------------------------------------------------- reads
