@@ -66,7 +66,9 @@ public final class OriginStoryDemo {
             printTable(List.of(naive, nio, naiveV5, nioV5));
             System.out.println("first server error with naive: "
                     + (naive.firstProtocolError() == null ? "(none)" : naive.firstProtocolError()));
-            System.out.println("naive v5: connection ended (" + naiveV5.closeCause() + "); the server logged: "
+            System.out.println("naive v5: first server error received: "
+                    + (naiveV5.firstProtocolError() == null ? "(none, lost to the reset)" : naiveV5.firstProtocolError())
+                    + "; connection ended (" + naiveV5.closeCause() + "); the server logged: "
                     + lastCrcError(node.logFile()));
             System.out.println("rows read back byte-exact with nio: " + nio.rowsVerified() + "/" + nio.requests()
                     + " (v4), " + nioV5.rowsVerified() + "/" + nioV5.requests() + " (v5)");
