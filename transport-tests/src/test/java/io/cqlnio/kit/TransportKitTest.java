@@ -433,6 +433,27 @@ class TransportKitTest {
     }
 
     @EachTransport
+    void emptyFramesSucceedInOrderAndPutNothingOnTheWire(String name) throws Exception {
+        List<ByteBuffer> received = new CopyOnWriteArrayList<>();
+        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
+                .get(5, TimeUnit.SECONDS);
+        Outcomes outcomes = new Outcomes(6);
+        c.write(KitFrames.frame(0, 0, 8, false), outcomes.listener(0));
+        c.write(ByteBuffer.allocate(0), outcomes.listener(1));
+        c.write(new ByteBuffer[0], outcomes.listener(2));
+        c.write(new ByteBuffer[]{ByteBuffer.allocateDirect(0), ByteBuffer.allocate(0)}, outcomes.listener(3));
+        c.write(KitFrames.frame(0, 1, 8, false), outcomes.listener(4));
+        c.write(ByteBuffer.allocate(0), outcomes.listener(5));
+        outcomes.awaitAll();
+        outcomes.assertExactlyOnceSuccessesFirst();
+        assertTrue(outcomes.failures.isEmpty(), outcomes.failures.toString());
+        Kit.await(() -> received.size() == 2, "both real frames at the peer");
+        assertEquals(0, KitFrames.check(received.get(0), 0));
+        assertEquals(1, KitFrames.check(received.get(1), 0));
+    }
+
+    @EachTransport
     void aBufferMayBeReusedOnceItsListenerSaidSuccess(String name) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
         KitPeer peer = peer(4096, false, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
