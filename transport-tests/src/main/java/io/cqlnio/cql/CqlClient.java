@@ -364,10 +364,12 @@ public final class CqlClient implements AutoCloseable {
             return;
         }
         Pending p = inFlight.get(streamId);
-        if (value == READY && p != null && p.opcode == Frames.STARTUP && options.version() >= 5) {
-            // v5: the server frames everything after this READY in segments, and so must we. Switched here, on
-            // the loop thread and before STARTUP's future completes, so the reader unwraps the very next byte
-            // and no request the caller sends on READY can go out as a bare frame.
+        if ((opcode == Frames.READY || opcode == Frames.AUTHENTICATE) && p != null && p.opcode == Frames.STARTUP
+                && options.version() >= 5) {
+            // v5: the server frames everything after its answer to STARTUP (READY, or AUTHENTICATE, which this
+            // client then refuses) in segments, and so must we. Switched here, on the loop thread and before
+            // STARTUP's future completes, so the reader unwraps the very next byte and no request the caller
+            // sends on READY can go out as a bare frame.
             try {
                 conn.switchFraming(Framing.V5_SEGMENTS);
                 segmented = true;

@@ -254,6 +254,21 @@ class CqlClientTest {
     }
 
     @Test
+    void v5SwitchesOnAuthenticateTooBecauseTheServerDoes() {
+        client.close();
+        transport = new FakeTransport();
+        CompletableFuture<CqlClient> connecting = CqlClient.connect(transport, new InetSocketAddress("127.0.0.1", 9042),
+                CqlClient.Options.defaults().withVersion(5));
+        Sent startup = transport.connection.next();
+        transport.connection.respond(Responses.frame(5, 0, startup.streamId, Frames.AUTHENTICATE,
+                w -> w.string("org.apache.cassandra.auth.PasswordAuthenticator")));
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> connecting.get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
+        assertInstanceOf(IllegalStateException.class, e.getCause(), "authentication is not supported");
+        assertEquals(List.of(Framing.V5_SEGMENTS), transport.connection.switches);
+    }
+
+    @Test
     void v5StartupFailsWithTheReasonWhenTheTransportCannotSwitch() {
         client.close();
         transport = new FakeTransport();
