@@ -97,9 +97,10 @@ class OriginStoryIT {
     /**
      * The control over v5: its dropped tail cuts a segment. Cassandra 5.0 finds the payload's CRC32 wrong (then the
      * next "header", read from the middle of a payload, fails its CRC24), logs both as unrecoverable, and closes
-     * the connection. It does try to send an ERROR first, but it still holds unread bytes from us when it closes,
-     * so the kernel resets the connection and the client typically never reads that ERROR: the proof is the
-     * server's own log, and a connection that ended.
+     * the connection. It sends an ERROR (code 0x000A, stream 0) first, but it still holds unread bytes from us
+     * when it closes, so the kernel resets the connection and that ERROR reaches the client in some runs and is
+     * discarded with the reset in others: the proof is the server's own log and a connection that ended, and an
+     * ERROR that did arrive must be the CRC one.
      */
     @Test
     void theNaiveControlOverV5ProvokesTheServersCrcErrorAndTheServerHangsUp(CassandraExtension.Target cassandra)
