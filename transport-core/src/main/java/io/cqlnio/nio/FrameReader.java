@@ -264,8 +264,17 @@ final class FrameReader {
             throw new ProtocolException(String.format("segment payload CRC32 mismatch: read 0x%08x, computed 0x%08x"
                     + " over %d payload bytes on %s", read, computed, length, owner));
         }
+        boolean selfContained = Segments.isSelfContained(header3b);
+        if (selfContained && carrying) {
+            throw new ProtocolException("a self-contained segment arrived while a frame spanning segments was"
+                    + " unfinished (" + carry.position() + " bytes of it received) on " + owner);
+        }
         buf.limit(payloadEnd).position(payloadStart);
         boolean go = deliverPayload(buf, payloadView, sink);
+        if (go && selfContained && carrying) {
+            throw new ProtocolException("a self-contained segment of " + length + " bytes ends inside a frame ("
+                    + carry.position() + " bytes of it in the segment) on " + owner);
+        }
         buf.limit(limit).position(payloadEnd + Segments.TRAILER_LENGTH);
         if (!go && rest != null) {
             holdSegments(rest);

@@ -394,12 +394,12 @@ final class FrameWriter {
             crc(e.single, e.parts);
             payload += e.remaining;
             e = nextQueued();
+            while (e != null && e.kind == Entry.SWITCH) {
+                pool.release(e); // a second switch: already in segment mode
+                e = nextQueued();
+            }
             if (e == null) {
                 break;
-            }
-            if (e.kind == Entry.SWITCH) {
-                pool.release(e); // a second switch: already in segment mode
-                continue;
             }
             if (payload + e.remaining > Segments.MAX_PAYLOAD) {
                 lookahead = e; // the next segment starts with it

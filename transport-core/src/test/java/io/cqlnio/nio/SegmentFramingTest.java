@@ -229,6 +229,50 @@ class SegmentFramingTest {
     }
 
     @Test
+    void aSelfContainedSegmentEndingInsideAFrameIsRejected() throws Exception {
+        // READY, then one self-contained segment whose payload is a frame cut short (valid CRCs).
+        ByteBuffer ready = ByteBuffer.allocate(9).put((byte) 0x85).put((byte) 0).putShort((short) 0).put((byte) 2)
+                .putInt(0).flip();
+        byte[] frame = bytes(TestFrames.frame(6, 0, 40, false));
+        byte[] partial = java.util.Arrays.copyOf(frame, 20);
+        ByteBuffer seg = ByteBuffer.allocate(6 + partial.length + 4);
+        Segments.writeHeader(seg, 0, partial.length, true);
+        seg.position(6);
+        seg.put(partial);
+        CRC32 crc = Segments.newCrc32();
+        crc.update(partial);
+        Segments.writeTrailer(seg, 6 + partial.length, (int) crc.getValue());
+        byte[] stream = new byte[9 + seg.capacity()];
+        ready.get(stream, 0, 9);
+        System.arraycopy(seg.array(), 0, stream, 9, seg.capacity());
+        ProtocolException e = assertThrows(ProtocolException.class,
+                () -> readAll(reader(4096), new ScriptedReadChannel(stream, new int[0], true)));
+        assertTrue(e.getMessage().contains("self-contained segment") && e.getMessage().contains("ends inside a frame"),
+                e.getMessage());
+    }
+
+    @Test
+    void aSecondSwitchInTheQueueIsHarmless() throws Exception {
+        FrameWriter writer = new FrameWriter("w", new FrameWriter.EntryPool(64), 1 << 30, 1 << 29, 1 << 20, 16);
+        ScriptedChannel out = ScriptedChannel.accepting(Long.MAX_VALUE);
+        writer.enqueueSwitchToSegments();
+        ByteBuffer a = TestFrames.frame(7, 0, 10, false);
+        ByteBuffer b = TestFrames.frame(7, 1, 10, false);
+        byte[] expectA = bytes(a);
+        byte[] expectB = bytes(b);
+        writer.enqueue(a, null, null);
+        writer.enqueueSwitchToSegments();
+        writer.enqueue(b, null, null);
+        while (writer.flush(out, new ByteBuffer[16]) != FrameWriter.Flush.DRAINED) {
+            // drain
+        }
+        Decoded d = decode(out.bytes(), 0);
+        assertEquals(2, d.frames().size());
+        assertArrayEquals(expectA, d.frames().get(0));
+        assertArrayEquals(expectB, d.frames().get(1));
+    }
+
+    @Test
     void corruptCrcsCloseWithAProtocolExceptionNamingTheCheck() throws Exception {
         List<byte[]> frames = List.of(bytes(TestFrames.frame(5, 0, 50, false)));
         byte[] stream = streamWithSwitch(frames, new ByteBuffer[16]);
