@@ -156,8 +156,16 @@ final class NettyTransport implements Transport {
             return;
         }
         NettyConnection connection = f.channel().pipeline().get(NettyConnection.class);
-        if (connection == null) { // closed under us (transport shutdown) before the listener ran
-            failConnect(result, remote);
+        if (connection == null || !f.channel().isActive()) {
+            // Closed before this listener ran: by close(), or by a peer that accepted and closed at once (its EOF
+            // can be read before a listener added after connect() runs). Its channelInactive found it not handed
+            // out, so it will never report onClosed: it must not be handed out now; the future tells why.
+            if (closed.get()) {
+                failConnect(result, remote);
+            } else {
+                result.completeExceptionally(new TransportException("connect to " + remote
+                        + " failed: the connection closed before it was handed out (the peer closed it at once)"));
+            }
             f.channel().close();
             return;
         }
