@@ -65,7 +65,11 @@ status=0
 for patch in "${order[@]}"; do
   tests=${controls[$patch]}
   rm -rf "$work/core" && cp -r "$work/transport-core" "$work/core"
-  (cd "$work/core" && git apply -p2 "$root/docs/controls/$patch")
+  if ! (cd "$work/core" && git apply -p2 "$root/docs/controls/$patch"); then
+    echo "STALE CONTROL: $patch no longer applies to HEAD's transport-core; regenerate it"
+    status=1
+    continue
+  fi
   broken=$(build_core "${patch%.patch}" "$work/core")
   if run_kit "$broken" "$tests" "$work/control.log"; then
     echo "CONTROL FAILED: $tests passed against $patch"
