@@ -582,6 +582,26 @@ class TransportKitTest {
         }
     }
 
+    @EachTransport
+    void pendingBytesNeverExceedTheBytesAccepted(String name) throws Exception {
+        KitPeer peer = peer(4096, true, KitPeer.discard());
+        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        int frames = 2000;
+        long accepted = 0;
+        for (int i = 0; i < frames; i++) {
+            ByteBuffer f = KitFrames.frame(0, i, 91, false); // 100 bytes
+            accepted += f.remaining();
+            c.write(f, null);
+            assertTrue(c.pendingBytes() <= accepted, "pendingBytes() " + c.pendingBytes() + " > " + accepted
+                    + " bytes accepted so far");
+        }
+        long want = accepted / 2;
+        Kit.await(() -> c.pendingBytes() > want, "frames stuck behind the stalled peer");
+        long pending = c.pendingBytes();
+        System.out.printf("pending[%s]: %,d bytes pending of %,d accepted%n", name, pending, accepted);
+        assertTrue(pending <= accepted, "pendingBytes() " + pending + " > " + accepted + " bytes accepted");
+    }
+
     // ------------------------------------------------------------------------------------------- reads
 
     /** A server that sends the given response frames in seeded random chunks, the first few a byte at a time. */
