@@ -9,15 +9,10 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -70,36 +65,15 @@ class ConnectTest {
 
     @Test
     void timesOutAgainstAFullAcceptQueue() throws Exception {
-        // A listener that never accepts, with its accept queue filled: the kernel drops further SYNs, so a
-        // connect neither succeeds nor fails until our deadline.
-        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            List<Socket> fillers = new ArrayList<>();
-            boolean full = false;
-            try {
-                for (int i = 0; i < 16 && !full; i++) {
-                    Socket s = new Socket();
-                    fillers.add(s);
-                    try {
-                        s.connect(server.getLocalSocketAddress(), 200);
-                    } catch (SocketTimeoutException e) {
-                        full = true;
-                    }
-                }
-                Assumptions.assumeTrue(full, "this kernel never dropped a SYN: cannot provoke a connect timeout");
-                try (Transport t = Transports.create("nio",
-                        TransportConfig.builder().connectTimeout(Duration.ofMillis(300)).build())) {
-                    long start = System.nanoTime();
-                    TransportException e = failure(t.connect((InetSocketAddress) server.getLocalSocketAddress(),
-                            (conn, f) -> { }));
-                    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-                    assertTrue(e.getMessage().contains("timed out after 300 ms"), e.getMessage());
-                    assertTrue(millis >= 290, "timed out early: " + millis + " ms");
-                }
-            } finally {
-                for (Socket s : fillers) {
-                    closeQuietly(s);
-                }
-            }
+        try (FullAcceptQueue listener = new FullAcceptQueue();
+             Transport t = Transports.create("nio", TransportConfig.builder().connectTimeout(Duration.ofMillis(300))
+                     .build())) {
+            Assumptions.assumeTrue(listener.isFull(), "this kernel never dropped a SYN: cannot provoke a timeout");
+            long start = System.nanoTime();
+            TransportException e = failure(t.connect(listener.address(), (conn, f) -> { }));
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertTrue(e.getMessage().contains("timed out after 300 ms"), e.getMessage());
+            assertTrue(millis >= 290, "timed out early: " + millis + " ms");
         }
     }
 
@@ -110,13 +84,5 @@ class ConnectTest {
         TransportException e = failure(t.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), 9042),
                 (conn, f) -> { }));
         assertTrue(e.getMessage().contains("transport closed"), e.getMessage());
-    }
-
-    private static void closeQuietly(Socket s) {
-        try {
-            s.close();
-        } catch (IOException ignored) {
-            // test cleanup
-        }
     }
 }
