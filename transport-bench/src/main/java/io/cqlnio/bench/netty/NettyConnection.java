@@ -99,6 +99,8 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     // Loop-thread state.
     boolean touched;
     private boolean gracefullyClosed;
+    /** Hands this connection out (completes the connect future); run once, from channelActive. */
+    private Runnable handOut;
     /** The graceful-close marker went by: a frame behind it raced close() and is refused, never written. */
     private boolean closeMarkerSeen;
     /** Frames refused behind the marker; told in channelInactive, after every earlier frame (invariant 6). */
@@ -395,6 +397,21 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         } catch (Throwable t) {
             log.warn("write listener of {} threw; ignored", name, t);
         }
+    }
+
+    /** Runs {@code handOut} once, from channelActive. */
+    void handOutWhenActive(Runnable handOut) {
+        this.handOut = handOut;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        Runnable r = handOut;
+        handOut = null;
+        if (r != null) {
+            r.run();
+        }
+        ctx.fireChannelActive();
     }
 
     void failedToHandOut() {

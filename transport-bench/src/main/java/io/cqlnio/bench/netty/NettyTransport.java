@@ -130,6 +130,9 @@ final class NettyTransport implements Transport {
                 protected void initChannel(Channel ch) {
                     NettyConnection connection = new NettyConnection(ch, NettyTransport.this,
                             coalescers.get(ch.eventLoop()), handler, remote, connectionName);
+                    // Handed out from channelActive, as nio does from finishConnect: before the first read, whose
+                    // bytes could otherwise close the channel before a listener on the connect future runs.
+                    connection.handOutWhenActive(() -> handOut(connection, ch, remote, result));
                     long readIdle = config.readIdleTimeout().toNanos();
                     long writeIdle = config.writeIdleTimeout().toNanos();
                     ch.pipeline().addLast(new FrameDecoder(connection, config.frameCodec(), config.maxFrameLength()));
@@ -150,25 +153,24 @@ final class NettyTransport implements Transport {
     }
 
     private void connected(ChannelFuture f, InetSocketAddress remote, CompletableFuture<Connection> result) {
-        pendingConnects.remove(result);
         if (!f.isSuccess()) {
+            pendingConnects.remove(result);
             result.completeExceptionally(connectFailure(remote, f.cause()));
             return;
         }
-        NettyConnection connection = f.channel().pipeline().get(NettyConnection.class);
-        if (connection == null || !f.channel().isActive()) {
-            // Closed before this listener ran: by close(), or by a peer that accepted and closed at once (its EOF
-            // can be read before a listener added after connect() runs). Its channelInactive found it not handed
-            // out, so it will never report onClosed: it must not be handed out now; the future tells why.
-            if (closed.get()) {
-                failConnect(result, remote);
-            } else {
-                result.completeExceptionally(new TransportException("connect to " + remote
-                        + " failed: the connection closed before it was handed out (the peer closed it at once)"));
-            }
-            f.channel().close();
-            return;
+        // Success: handOut() ran, or will run, from channelActive. Only a channel that went inactive without ever
+        // being active here is left to settle (never seen; kept so the future cannot hang).
+        if (!result.isDone() && !f.channel().isActive()) {
+            pendingConnects.remove(result);
+            result.completeExceptionally(new TransportException("connect to " + remote
+                    + " failed: the connection closed before it was handed out"));
         }
+    }
+
+    /** Loop thread, from channelActive: before any inbound byte reaches the pipeline. */
+    private void handOut(NettyConnection connection, Channel ch, InetSocketAddress remote,
+                         CompletableFuture<Connection> result) {
+        pendingConnects.remove(result);
         connections.add(connection);
         connection.handedOut();
         // Checked after adding, so close() either sees this connection or we see closed.
@@ -176,7 +178,7 @@ final class NettyTransport implements Transport {
             connection.failedToHandOut();
             connections.remove(connection);
             failConnect(result, remote);
-            f.channel().close();
+            ch.close();
         }
     }
 
