@@ -1,9 +1,14 @@
 package io.cqlnio.bench;
 
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
 import org.openjdk.jmh.runner.options.TimeValue;
+
+import java.util.Collection;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +23,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * made the round trip and the report has its columns. Not a performance test: the numbers are ignored.
  */
 class BenchmarkSmokeTest {
+
+    /** A benchmark run by hand on the same machine holds JMH's /tmp/jmh.lock; the smoke must not depend on it. */
+    @BeforeAll
+    static void ignoreJmhLock() {
+        System.setProperty("jmh.ignoreLock", "true");
+    }
+
+    @Test
+    @Timeout(120)
+    void timerBenchmarkRunsForEveryTransport() throws Exception {
+        Collection<RunResult> results = new Runner(new OptionsBuilder()
+                .include(TimerBenchmark.class.getSimpleName())
+                .param("outstanding", "1000")
+                .forks(0).warmupIterations(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(200))
+                .build()).run();
+        assertEquals(2, results.size(), "nio and netty-nio");
+        for (RunResult r : results) {
+            assertTrue(r.getPrimaryResult().getScore() > 0, r.getParams().getParam("transport"));
+        }
+    }
 
     @Test
     @Timeout(120)
