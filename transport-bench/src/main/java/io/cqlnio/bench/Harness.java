@@ -51,6 +51,16 @@ final class Harness implements AutoCloseable {
         }
     }
 
+    /** Switches every SPI connection's framing before any frame is sent (see {@code ThroughputBenchmark.framing}). */
+    void switchFraming(io.cqlnio.spi.Framing framing) {
+        for (BenchConnection c : connections) {
+            if (!(c instanceof SpiBenchConnection)) {
+                throw new IllegalArgumentException("framing " + framing + " needs an SPI transport");
+            }
+            ((SpiBenchConnection) c).switchFraming(framing);
+        }
+    }
+
     /** The connections producer {@code index} of {@code producers} drives: every producers-th one. */
     BenchConnection[] connectionsOf(int producers) {
         if (producers > connections.length) {

@@ -62,6 +62,11 @@ final class SpiBenchConnection implements BenchConnection, FrameHandler {
         this.connection = transport.connect(peer, this).get(10, TimeUnit.SECONDS);
     }
 
+    /** Protocol v5 both ways at once: safe before the first frame, and the echo peer returns our segments. */
+    void switchFraming(io.cqlnio.spi.Framing framing) {
+        connection.switchFraming(framing);
+    }
+
     @Override
     public void send() {
         Throwable f = failure;

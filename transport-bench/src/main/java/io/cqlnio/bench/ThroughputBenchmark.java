@@ -48,11 +48,21 @@ public class ThroughputBenchmark {
     @Param({"1", "8"})
     public int connections;
 
+    /**
+     * {@code v4}: frames back to back; {@code v5}: protocol v5 segments both ways (nio only: the Netty baseline
+     * carries v4 framing). Compare with {@code -p transport=nio -p framing=v4,v5}.
+     */
+    @Param({"v4"})
+    public String framing;
+
     Harness harness;
 
     @Setup(Level.Trial)
     public void open() throws Exception {
         harness = Harness.open(transport, frameSize, window, connections, false, false);
+        if ("v5".equals(framing)) {
+            harness.switchFraming(io.cqlnio.spi.Framing.V5_SEGMENTS);
+        }
     }
 
     @TearDown(Level.Iteration)
