@@ -73,7 +73,10 @@ public interface Connection {
      * Graceful close: refuses new writes (their listeners fail with {@link ConnectionClosedException}),
      * writes everything already accepted, then closes the socket and calls {@link FrameHandler#onClosed}
      * with a {@code null} cause. The future completes when the socket is closed. Idempotent. If the peer
-     * stops reading, the flush never ends: use {@link #abort} after a deadline of your choosing.
+     * stops reading, the flush never ends: use {@link #abort} after a deadline of your choosing. Inbound bytes
+     * not yet read when the socket closes are discarded, and with unread bytes the kernel resets the
+     * connection, which can destroy what the peer had not read yet: close once the responses you wait for
+     * have arrived.
      */
     CompletableFuture<Void> close();
 

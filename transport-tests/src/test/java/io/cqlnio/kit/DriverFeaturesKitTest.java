@@ -1,0 +1,228 @@
+package io.cqlnio.kit;
+
+import io.cqlnio.spi.Cancellable;
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.IdleKind;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.TransportException;
+import io.cqlnio.spi.TransportStats;
+import io.cqlnio.spi.Transports;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The SPI beyond bytes (issue 6), for every implementation: loop tasks and timers, read pause, idle
+ * events, the pending-bytes cap, graceful transport shutdown and stats. Written only against
+ * {@code io.cqlnio.spi}. Where the Netty baseline legitimately differs (its stats have no write-call,
+ * short-write or wakeup counts), the check says so.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class DriverFeaturesKitTest {
+
+    @EachTransport
+    void tasksAndTimersRunOnTheConnectionsLoopNeverEarlyAndCancelledOnesNever(String name) throws Exception {
+        try (Closer closer = new Closer()) {
+            KitPeer peer = closer.add(new KitPeer(0, false, KitPeer.frames(null, true)));
+            Transport t = closer.add(Transports.create(name, TransportConfig.defaults()));
+            AtomicReference<Thread> frameThread = new AtomicReference<>();
+            Connection c = t.connect(peer.address(), (conn, f) -> frameThread.set(Thread.currentThread()))
+                    .get(10, TimeUnit.SECONDS);
+            c.write(KitFrames.frame(0, 0, 8, false)).get(10, TimeUnit.SECONDS);
+            Kit.await(() -> frameThread.get() != null, "the echo");
+
+            CompletableFuture<Thread> task = new CompletableFuture<>();
+            c.execute(() -> task.complete(Thread.currentThread()));
+            assertSame(frameThread.get(), task.get(10, TimeUnit.SECONDS), "execute() runs on the loop of onFrame");
+
+            long start = System.nanoTime();
+            CompletableFuture<Long> timer = new CompletableFuture<>();
+            c.schedule(() -> timer.complete(System.nanoTime() - start), 150, TimeUnit.MILLISECONDS);
+            AtomicInteger cancelledRan = new AtomicInteger();
+            Cancellable cancelled = c.schedule(cancelledRan::incrementAndGet, 50, TimeUnit.MILLISECONDS);
+            assertTrue(cancelled.cancel(), "cancel before it is due");
+            assertFalse(cancelled.cancel(), "a second cancel reports false");
+            long elapsed = timer.get(10, TimeUnit.SECONDS);
+            assertTrue(elapsed >= TimeUnit.MILLISECONDS.toNanos(150), "a 150 ms timer fired after "
+                    + TimeUnit.NANOSECONDS.toMillis(elapsed) + " ms");
+            assertEquals(0, cancelledRan.get(), "a cancelled timer ran (it was due 100 ms before the other)");
+        }
+    }
+
+    @EachTransport
+    void pauseReadingStopsConsumingAndResumeDeliversEveryFrameInOrder(String name) throws Exception {
+        int frames = 20_000;
+        try (Closer closer = new Closer(); ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Transport t = closer.add(Transports.create(name, TransportConfig.builder().receiveBufferSize(8192).build()));
+            List<Integer> seen = Collections.synchronizedList(new ArrayList<>());
+            AtomicBoolean paused = new AtomicBoolean();
+            AtomicInteger whilePaused = new AtomicInteger();
+            FrameHandler handler = (conn, frame) -> {
+                if (paused.get()) {
+                    whilePaused.incrementAndGet();
+                }
+                int seq = KitFrames.check(frame, 0);
+                seen.add(seq);
+                if (seq == 100) {
+                    paused.set(true);
+                    conn.pauseReading(); // from onFrame: no frame after this one until resume
+                }
+            };
+            CompletableFuture<Connection> connecting = t.connect((InetSocketAddress) server.getLocalSocketAddress(), handler);
+            try (Socket s = server.accept()) {
+                s.setSendBufferSize(8192);
+                Connection c = connecting.get(10, TimeUnit.SECONDS);
+                AtomicLong written = new AtomicLong();
+                Thread flooder = new Thread(() -> {
+                    try {
+                        OutputStream out = s.getOutputStream();
+                        for (int i = 0; i < frames; i++) {
+                            out.write(KitFrames.response(0, i, 100).array());
+                            written.incrementAndGet();
+                        }
+                    } catch (java.io.IOException e) {
+                        // the test closes the socket when it ends early
+                    }
+                }, "kit-flooder");
+                flooder.setDaemon(true);
+                flooder.start();
+                Kit.await(paused::get, "the pause at frame 100");
+                // Proof that reading stopped: the flooder blocks on its full send buffer and our full receive one.
+                long stalledAt = -1;
+                for (int i = 0; i < 500 && stalledAt < 0; i++) {
+                    long before = written.get();
+                    Thread.sleep(10);
+                    if (written.get() == before && before < frames) {
+                        stalledAt = before;
+                    }
+                }
+                assertTrue(stalledAt >= 0, "the peer never blocked: the connection kept reading while paused");
+                assertEquals(101, seen.size(), "frames delivered after pauseReading");
+                paused.set(false);
+                c.resumeReading();
+                Kit.await(() -> seen.size() == frames, Kit.seconds(30), () -> seen.size() + " of " + frames + " frames after resume");
+                for (int i = 0; i < frames; i++) {
+                    assertEquals(i, seen.get(i), "order across pause/resume");
+                }
+                assertEquals(0, whilePaused.get(), "onFrame while paused");
+            }
+        }
+    }
+
+    @EachTransport
+    void readIdleIsReportedOnASilentConnection(String name) throws Exception {
+        try (Closer closer = new Closer()) {
+            KitPeer peer = closer.add(new KitPeer(0, false, KitPeer.discard()));
+            Transport t = closer.add(Transports.create(name, TransportConfig.builder()
+                    .readIdleTimeout(Duration.ofMillis(200)).build()));
+            List<IdleKind> idle = new CopyOnWriteArrayList<>();
+            long start = System.nanoTime();
+            AtomicLong firstAt = new AtomicLong();
+            t.connect(peer.address(), new FrameHandler() {
+                @Override
+                public void onFrame(Connection connection, ByteBuffer frame) {
+                }
+
+                @Override
+                public void onIdle(Connection connection, IdleKind kind) {
+                    firstAt.compareAndSet(0, System.nanoTime() - start);
+                    idle.add(kind);
+                }
+            }).get(10, TimeUnit.SECONDS);
+            Kit.await(() -> idle.size() >= 2, "two READ idle events");
+            assertEquals(IdleKind.READ, idle.get(0));
+            assertTrue(firstAt.get() >= TimeUnit.MILLISECONDS.toNanos(200), "idle reported after "
+                    + TimeUnit.NANOSECONDS.toMillis(firstAt.get()) + " ms of a 200 ms timeout");
+        }
+    }
+
+    @EachTransport
+    void maxPendingBytesRefusesAtOnceAndKeepsTheConnection(String name) throws Exception {
+        try (Closer closer = new Closer()) {
+            KitPeer peer = closer.add(new KitPeer(4096, true, KitPeer.discard()));
+            Transport t = closer.add(Transports.create(name, TransportConfig.builder().sendBufferSize(4096)
+                    .maxPendingBytes(64 * 1024).build()));
+            Connection c = t.connect(peer.address(), (conn, f) -> { }).get(10, TimeUnit.SECONDS);
+            AtomicReference<Throwable> refused = new AtomicReference<>();
+            for (int i = 0; i < 100_000 && refused.get() == null; i++) {
+                AtomicBoolean returned = new AtomicBoolean();
+                c.write(KitFrames.frame(0, i, 1000, true), f -> {
+                    if (f != null && refused.compareAndSet(null, f)) {
+                        assertFalse(returned.get(), "a refusal must be reported before write() returns");
+                    }
+                });
+                returned.set(true);
+            }
+            assertInstanceOf(TransportException.class, refused.get());
+            assertTrue(refused.get().getMessage().contains("maxPendingBytes is 65536"), refused.get().getMessage());
+            assertTrue(c.isOpen(), "a refused write must not close the connection");
+        }
+    }
+
+    @EachTransport
+    void gracefulTransportCloseFlushesAcceptedFramesAndStatsAddUp(String name) throws Exception {
+        List<Integer> atSink = new CopyOnWriteArrayList<>();
+        try (Closer closer = new Closer()) {
+            KitPeer echo = closer.add(new KitPeer(0, false, KitPeer.frames(null, true)));
+            // The flushed frames go to a peer that never answers: closing a socket with unread inbound bytes makes
+            // the kernel reset it, which can destroy what the peer has not read yet (see Connection.close()).
+            KitPeer sink = closer.add(new KitPeer(0, false, KitPeer.frames((i, f) -> atSink.add(KitFrames.check(f, 0)))));
+            Transport t = Transports.create(name, TransportConfig.defaults());
+            Recorder echoed = new Recorder();
+            Connection a = t.connect(echo.address(), echoed).get(10, TimeUnit.SECONDS);
+            Recorder flushed = new Recorder();
+            Connection b = t.connect(sink.address(), flushed).get(10, TimeUnit.SECONDS);
+            for (int i = 0; i < 500; i++) {
+                a.write(KitFrames.frame(0, i, 200, true), null);
+            }
+            Kit.await(() -> echoed.frameCount() == 500, "500 echoes");
+            TransportStats s = t.stats();
+            assertEquals(2, s.connections());
+            assertEquals(500, s.framesWritten());
+            assertEquals(500, s.framesRead());
+            assertEquals(500L * (9 + 200), s.bytesWritten());
+            assertTrue(s.busyRatio() >= 0 && s.busyRatio() <= 1);
+
+            Outcomes outcomes = new Outcomes(600);
+            for (int i = 0; i < 600; i++) {
+                b.write(KitFrames.frame(0, i, 200, true), outcomes.listener(i));
+            }
+            t.close(Duration.ofSeconds(10));
+            outcomes.awaitAll();
+            assertTrue(outcomes.failures.isEmpty(), "accepted frames failed: " + outcomes.failures);
+            assertNull(flushed.closed.get(10, TimeUnit.SECONDS), "a graceful close reports a null cause");
+            assertNull(echoed.closed.get(10, TimeUnit.SECONDS), "a graceful close reports a null cause");
+            Kit.await(() -> atSink.size() == 600, Kit.seconds(30), () -> atSink.size() + " of 600 frames at the peer");
+            for (int i = 0; i < 600; i++) {
+                assertEquals(i, atSink.get(i));
+            }
+            assertTrue(flushed.breaches.isEmpty() && echoed.breaches.isEmpty(),
+                    flushed.breaches + " " + echoed.breaches);
+        }
+    }
+}
