@@ -148,10 +148,6 @@ final class EventLoop implements Runnable {
         }
     }
 
-    boolean isTerminated() {
-        return terminated;
-    }
-
     // ---------------------------------------------------------------- the loop
 
     @Override

@@ -302,11 +302,7 @@ final class FrameReader {
     }
 
     private void holdSegments(ByteBuffer src) {
-        if (src.hasRemaining()) {
-            ByteBuffer copy = ByteBuffer.allocate(src.remaining());
-            copy.put(src).flip();
-            segmentBacklog = copy;
-        }
+        segmentBacklog = remainingCopy(src);
     }
 
     private static void copy(ByteBuffer src, ByteBuffer dst, int n) {
@@ -318,11 +314,17 @@ final class FrameReader {
 
     /** Keeps what the sink did not take; {@code src} may be the loop's shared buffer, so copy. */
     private void hold(ByteBuffer src) {
-        if (src.hasRemaining()) {
-            ByteBuffer copy = ByteBuffer.allocate(src.remaining());
-            copy.put(src).flip();
-            backlog = copy;
+        backlog = remainingCopy(src);
+    }
+
+    /** What is left of {@code src}, copied (it may be the loop's shared buffer); {@code null} when nothing is. */
+    private static ByteBuffer remainingCopy(ByteBuffer src) {
+        if (!src.hasRemaining()) {
+            return null;
         }
+        ByteBuffer copy = ByteBuffer.allocate(src.remaining());
+        copy.put(src).flip();
+        return copy;
     }
 
     /** Completes the carried frame from {@code src}; {@code false} if delivery must stop. */
@@ -379,10 +381,7 @@ final class FrameReader {
             bigger.put(carry);
             carry = bigger;
         }
-        int limit = src.limit();
-        src.limit(src.position() + n);
-        carry.put(src);
-        src.limit(limit);
+        copy(src, carry, n);
     }
 
     private int frameLength(ByteBuffer buffer, int headerOffset) {

@@ -677,10 +677,6 @@ final class FrameWriter {
         failStragglers();
     }
 
-    boolean isClosed() {
-        return closed;
-    }
-
     private void fail(Entry e, Throwable cause, boolean onLoop) {
         if (e.kind == Entry.FRAME) {
             pending.addAndGet(-e.remaining);
