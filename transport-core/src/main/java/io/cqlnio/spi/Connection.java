@@ -91,6 +91,14 @@ public interface Connection {
 
     InetSocketAddress remoteAddress();
 
+    /**
+     * Any thread. The TLS session once the handshake is done (protocol, cipher suite, the server's
+     * certificates), or {@code null} on a plaintext connection.
+     */
+    default javax.net.ssl.SSLSession tlsSession() {
+        return null;
+    }
+
     /** A consistent-enough snapshot of this connection's counters; cheap, allocates one object. */
     ConnectionStats stats();
 

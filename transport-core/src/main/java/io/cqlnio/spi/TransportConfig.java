@@ -42,6 +42,8 @@ import java.util.Objects;
  *     an inbound frame</td></tr>
  * <tr><td>writeIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} WRITE after this long
  *     without a frame finishing its write</td></tr>
+ * <tr><td>tls</td><td>null (plaintext)</td><td>{@link TlsConfig}: TLS on every connection, handshake
+ *     finished before {@link Transport#connect} completes</td></tr>
  * <tr><td>maxPendingBytes</td><td>0 (off)</td><td>hard cap: a write that would take pending bytes above it
  *     fails at once with a {@link TransportException} naming the limit and the pending count. Off by default,
  *     as in Netty: the watermarks are the cooperative signal, this is the backstop against unbounded memory</td></tr>
@@ -71,6 +73,7 @@ public final class TransportConfig {
     private final Duration readIdleTimeout;
     private final Duration writeIdleTimeout;
     private final long maxPendingBytes;
+    private final TlsConfig tls;
 
     private TransportConfig(Builder b) {
         loops = b.loops;
@@ -90,6 +93,7 @@ public final class TransportConfig {
         readIdleTimeout = b.readIdleTimeout;
         writeIdleTimeout = b.writeIdleTimeout;
         maxPendingBytes = b.maxPendingBytes;
+        tls = b.tls;
     }
 
     /** The defaults in the table above. */
@@ -109,7 +113,7 @@ public final class TransportConfig {
                 .writeHighWatermark(writeHighWatermark).writeLowWatermark(writeLowWatermark)
                 .maxBuffersPerWrite(maxBuffersPerWrite).maxBytesPerWrite(maxBytesPerWrite)
                 .writeSpinCount(writeSpinCount).frameCodec(frameCodec).readIdleTimeout(readIdleTimeout)
-                .writeIdleTimeout(writeIdleTimeout).maxPendingBytes(maxPendingBytes);
+                .writeIdleTimeout(writeIdleTimeout).maxPendingBytes(maxPendingBytes).tls(tls);
     }
 
     public int loops() { return loops; }
@@ -129,6 +133,8 @@ public final class TransportConfig {
     public Duration readIdleTimeout() { return readIdleTimeout; }
     public Duration writeIdleTimeout() { return writeIdleTimeout; }
     public long maxPendingBytes() { return maxPendingBytes; }
+    /** The TLS settings, or {@code null} for plaintext connections. */
+    public TlsConfig tls() { return tls; }
 
     @Override
     public String toString() {
@@ -139,7 +145,7 @@ public final class TransportConfig {
                 + ", maxBuffersPerWrite=" + maxBuffersPerWrite + ", maxBytesPerWrite=" + maxBytesPerWrite
                 + ", writeSpinCount=" + writeSpinCount + ", frameCodec=" + frameCodec + ", readIdleTimeout="
                 + readIdleTimeout + ", writeIdleTimeout=" + writeIdleTimeout + ", maxPendingBytes=" + maxPendingBytes
-                + '}';
+                + ", tls=" + tls + '}';
     }
 
     /** Collects settings; not thread-safe. Setters take any value; {@link #build()} checks them all. */
@@ -161,6 +167,7 @@ public final class TransportConfig {
         private Duration readIdleTimeout = Duration.ZERO;
         private Duration writeIdleTimeout = Duration.ZERO;
         private long maxPendingBytes;
+        private TlsConfig tls;
 
         private Builder() {
         }
@@ -185,6 +192,8 @@ public final class TransportConfig {
         public Builder writeIdleTimeout(Duration timeout) { this.writeIdleTimeout = timeout; return this; }
         /** 0 turns the cap off. */
         public Builder maxPendingBytes(long bytes) { this.maxPendingBytes = bytes; return this; }
+        /** {@code null} (the default) for plaintext. */
+        public Builder tls(TlsConfig tls) { this.tls = tls; return this; }
 
         /** @throws IllegalArgumentException naming the first invalid setting and its value */
         public TransportConfig build() {
@@ -234,13 +243,14 @@ public final class TransportConfig {
                 && writeLowWatermark == c.writeLowWatermark && maxBuffersPerWrite == c.maxBuffersPerWrite
                 && maxBytesPerWrite == c.maxBytesPerWrite && writeSpinCount == c.writeSpinCount
                 && frameCodec.equals(c.frameCodec) && readIdleTimeout.equals(c.readIdleTimeout)
-                && writeIdleTimeout.equals(c.writeIdleTimeout) && maxPendingBytes == c.maxPendingBytes;
+                && writeIdleTimeout.equals(c.writeIdleTimeout) && maxPendingBytes == c.maxPendingBytes
+                && Objects.equals(tls, c.tls);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(loops, connectTimeout, tcpNoDelay, keepAlive, sendBufferSize, receiveBufferSize,
                 readBufferSize, maxFrameLength, writeHighWatermark, writeLowWatermark, maxBuffersPerWrite,
-                maxBytesPerWrite, writeSpinCount, frameCodec, readIdleTimeout, writeIdleTimeout, maxPendingBytes);
+                maxBytesPerWrite, writeSpinCount, frameCodec, readIdleTimeout, writeIdleTimeout, maxPendingBytes, tls);
     }
 }
