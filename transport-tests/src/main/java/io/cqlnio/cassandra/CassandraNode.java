@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -37,6 +38,11 @@ import java.util.stream.Stream;
  * written by the build), {@code cqlnio.cassandra.dir} (the node's directory, wiped on {@link #start()}),
  * {@code cqlnio.cassandra.java} (java executable of a JDK 11..17).
  *
+ * <p>Client TLS ({@link #optionalClientTls}): the native port then accepts TLS and plaintext alike. Cassandra's
+ * {@code client_encryption_options} with {@code optional: true} looks at a connection's first bytes and adds its
+ * TLS handler only when they are a TLS record, so one node serves the TLS tests and every plaintext test on one
+ * port, and the readiness probe below stays plaintext.
+ *
  * <p>A node never outlives the JVM that started it: {@link #stop()}, a shutdown hook, and for a parent killed
  * with SIGKILL the child's {@link ParentWatchdog}.
  *
@@ -45,7 +51,7 @@ import java.util.stream.Stream;
  * <pre>{@code
  * try (CassandraNode node = CassandraNode.fromSystemProperties("demo")) {
  *     node.start();                                  // fresh data; returns once OPTIONS is answered
- *     InetSocketAddress cql = node.nativeAddress();
+ *     InetSocketAddress cql = node.nativeAddress();   // plaintext, or TLS too if optionalClientTls was set
  *     node.kill9AndRestart();                        // same data, same ports
  * }                                                  // stops the node
  * }</pre>
@@ -60,6 +66,8 @@ public final class CassandraNode implements AutoCloseable {
     private static final String JDK17 = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java";
     private static final String HOST = "127.0.0.1";
     private static final int LOG_TAIL_LINES = 60;
+    /** Where {@link #start()} copies the client TLS keystore, inside the node's directory. */
+    private static final String KEYSTORE_FILE = "client-keystore.p12";
 
     // Cassandra's conf/jvm17-server.options module flags, in the --flag=value form (one argv entry each).
     private static final List<String> MODULE_FLAGS = List.of(
@@ -90,6 +98,8 @@ public final class CassandraNode implements AutoCloseable {
     private final Path dir;
     private final String classpath;
     private final String java;
+    private Path clientKeystore;
+    private String clientKeystorePassword;
     private int nativePort;
     private int storagePort;
     private Process process;
@@ -148,6 +158,35 @@ public final class CassandraNode implements AutoCloseable {
     }
 
     /**
+     * Makes the native port accept TLS as well as plaintext from the next {@link #start()} on
+     * ({@code client_encryption_options: {enabled: true, optional: true, store_type: PKCS12}}). No client
+     * certificate is asked for. The keystore is copied into the node's directory at start, so the node does not
+     * depend on the caller's file afterwards.
+     *
+     * @param pkcs12Keystore a PKCS12 keystore holding the server's key and certificate (one key entry)
+     * @param password       the keystore's password, also the key's
+     * @return this node
+     * @throws IllegalStateException    when the node runs
+     * @throws IllegalArgumentException when {@code pkcs12Keystore} is not a file
+     */
+    public CassandraNode optionalClientTls(Path pkcs12Keystore, String password) {
+        if (isRunning()) {
+            throw new IllegalStateException("set client TLS before start(); node runs as pid " + process.pid());
+        }
+        if (!Files.isRegularFile(pkcs12Keystore)) {
+            throw new IllegalArgumentException("keystore " + pkcs12Keystore.toAbsolutePath() + " is not a file");
+        }
+        this.clientKeystore = pkcs12Keystore.toAbsolutePath();
+        this.clientKeystorePassword = Objects.requireNonNull(password, "password");
+        return this;
+    }
+
+    /** {@code true} when the native port accepts TLS (see {@link #optionalClientTls}). */
+    public boolean clientTls() {
+        return clientKeystore != null;
+    }
+
+    /**
      * Starts a node on fresh data (the directory is wiped) and free ports; returns once it answers OPTIONS
      * with SUPPORTED on its native port.
      *
@@ -161,6 +200,9 @@ public final class CassandraNode implements AutoCloseable {
         deleteRecursively(dir);
         try {
             Files.createDirectories(dir.resolve("data"));
+            if (clientKeystore != null) {
+                Files.copy(clientKeystore, dir.resolve(KEYSTORE_FILE));
+            }
             nativePort = freePort();
             storagePort = freePort();
             Files.writeString(dir.resolve("cassandra.yaml"), yaml());
@@ -368,7 +410,31 @@ public final class CassandraNode implements AutoCloseable {
                 "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
                 "    parameters:",
                 "      - seeds: \"" + HOST + ":" + storagePort + "\"",
+                clientEncryptionYaml());
+    }
+
+    /**
+     * Cassandra 5.0's {@code client_encryption_options}: TLS optional on the native port (plaintext keeps working),
+     * no client certificate, so no truststore is needed.
+     */
+    private String clientEncryptionYaml() {
+        if (clientKeystore == null) {
+            return "";
+        }
+        return String.join("\n",
+                "client_encryption_options:",
+                "  enabled: true",
+                "  optional: true",
+                "  keystore: " + yamlQuoted(dir.resolve(KEYSTORE_FILE).toString()),
+                "  keystore_password: " + yamlQuoted(clientKeystorePassword),
+                "  store_type: PKCS12",
+                "  require_client_auth: false",
                 "");
+    }
+
+    /** A YAML single-quoted scalar: nothing is special inside it except the quote, which doubles. */
+    private static String yamlQuoted(String value) {
+        return "'" + value.replace("'", "''") + "'";
     }
 
     private static final String LOGBACK = String.join("\n",

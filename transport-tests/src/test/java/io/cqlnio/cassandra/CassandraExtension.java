@@ -1,5 +1,6 @@
 package io.cqlnio.cassandra;
 
+import io.cqlnio.bench.tls.TestCertificates;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
@@ -10,6 +11,10 @@ import java.util.Locale;
  * Gives integration tests a real Cassandra node: one node per test run, started lazily by the first test class
  * that asks for it, shared by every class, stopped when the run ends (the node's own shutdown hook is the
  * backstop if the JVM dies first). Each test class gets its own keyspace name.
+ *
+ * <p>The node's native port accepts TLS as well as plaintext ({@link CassandraNode#optionalClientTls}) with
+ * {@link TestCertificates#serverKeystore()}: a client trusting {@link TestCertificates#clientContext()} connects
+ * over TLS, and every other test keeps connecting in plaintext to the same address.
  *
  * <pre>{@code
  * @ExtendWith(CassandraExtension.class)
@@ -41,7 +46,9 @@ public final class CassandraExtension implements ParameterResolver {
         final CassandraNode node;
 
         SharedNode() {
-            node = CassandraNode.fromSystemProperties("cassandra-it");
+            TestCertificates pki = TestCertificates.get();
+            node = CassandraNode.fromSystemProperties("cassandra-it")
+                    .optionalClientTls(pki.serverKeystore(), TestCertificates.PASSWORD);
             node.start();
         }
 

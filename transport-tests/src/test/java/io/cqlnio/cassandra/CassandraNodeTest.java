@@ -30,6 +30,15 @@ class CassandraNodeTest {
     }
 
     @Test
+    void clientTlsNeedsAnExistingKeystore(@TempDir Path dir) {
+        CassandraNode node = new CassandraNode(dir, dir.toString(), CassandraNode.javaExecutable());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> node.optionalClientTls(dir.resolve("missing.p12"), "secret"));
+        assertTrue(e.getMessage().contains("missing.p12"), e.getMessage());
+        assertFalse(node.clientTls());
+    }
+
+    @Test
     void refusesToRunWithoutTheClassPathFile() {
         String key = "cqlnio.cassandra.classpath";
         String before = System.getProperty(key);
