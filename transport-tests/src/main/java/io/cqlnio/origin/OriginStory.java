@@ -3,10 +3,12 @@ package io.cqlnio.origin;
 import io.cqlnio.cql.CqlClient;
 import io.cqlnio.cql.CqlResult;
 import io.cqlnio.spi.ConnectionStats;
+import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
 
+import javax.net.ssl.SSLSession;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,6 +32,10 @@ import java.util.concurrent.TimeoutException;
  * inside CRC-checked segments, see {@link #run(String, int, InetSocketAddress, String, int, Duration, boolean)}).
  * In v5 a dropped tail no longer reaches the frame decoder as a version byte: the server's segment decoder sees
  * a payload whose CRC32 does not match, or a segment header whose CRC24 does not.
+ *
+ * <p>Either version also runs over TLS ({@link #run(String, int, InetSocketAddress, String, int, Duration, boolean,
+ * TlsConfig)}): the frames are then encrypted in TLS records before they reach the socket, and a short write cuts a
+ * record instead of a frame, which the transport must resume just the same.
  *
  * <p>Shared by the integration test and the demo so both measure the same thing.
  */
@@ -64,19 +70,26 @@ public final class OriginStory {
      *                           answers a bad version byte with an ERROR and keeps the connection)
      * @param closeCause         why the connection closed before the end, or {@code null} (Cassandra hangs up on
      *                           a segment CRC mismatch)
+     * @param tlsProtocol        the TLS protocol of the workload's connection ({@code TLSv1.3}), or {@code null}
+     *                           in plaintext
      */
     public record Outcome(String transport, int version, int threads, int requests, int succeeded, long protocolErrors,
                           long serverErrors, long timeouts, ConnectionStats stats, Duration wall,
-                          String firstProtocolError, int rowsVerified, boolean openAtEnd, String closeCause) {
+                          String firstProtocolError, int rowsVerified, boolean openAtEnd, String closeCause,
+                          String tlsProtocol) {
 
         /** Successful requests per second of wall time. */
         public double requestsPerSecond() {
             return succeeded / Math.max(1e-9, wall.toNanos() / 1e9);
         }
 
-        /** The transport's name, with the protocol version when it is not the story's v4: {@code nio v5}. */
+        /**
+         * The transport's name, with the protocol version when it is not the story's v4 and the TLS protocol when
+         * there is one: {@code nio v5}, {@code nio TLSv1.3}.
+         */
         public String label() {
-            return version == 4 ? transport : transport + " v" + version;
+            String label = version == 4 ? transport : transport + " v" + version;
+            return tlsProtocol == null ? label : label + " " + tlsProtocol;
         }
     }
 
@@ -103,12 +116,22 @@ public final class OriginStory {
      */
     public static Outcome run(String transportName, int version, InetSocketAddress node, String keyspace, int threads,
                               Duration requestTimeout, boolean verify) throws InterruptedException {
+        return run(transportName, version, node, keyspace, threads, requestTimeout, verify, null);
+    }
+
+    /**
+     * {@link #run(String, int, InetSocketAddress, String, int, Duration, boolean)} over TLS when {@code tls} is not
+     * {@code null}: the workload's connection (smallest buffers, as always) and the read-back connection both use
+     * it, so the node's native port must accept TLS.
+     */
+    public static Outcome run(String transportName, int version, InetSocketAddress node, String keyspace, int threads,
+                              Duration requestTimeout, boolean verify, TlsConfig tls) throws InterruptedException {
         if (threads < 1 || REQUESTS % threads != 0) {
             throw new IllegalArgumentException("threads = " + threads + " must divide " + REQUESTS);
         }
         CqlClient.Options options = CqlClient.Options.defaults().withVersion(version).withRequestTimeout(requestTimeout);
         String table = keyspace + "." + TABLE;
-        try (Transport transport = Transports.create(transportName, smallestBuffers());
+        try (Transport transport = Transports.create(transportName, withTls(smallestBuffers(), tls));
              CqlClient client = await(CqlClient.connect(transport, node, options), requestTimeout)) {
             await(client.query("DROP TABLE IF EXISTS " + table), requestTimeout);
             await(client.query("CREATE TABLE " + table + " (pkey int PRIMARY KEY, content text)"), requestTimeout);
@@ -133,13 +156,15 @@ public final class OriginStory {
             ConnectionStats stats = client.stats();
             boolean openAtEnd = client.connection().isOpen();
             Throwable closed = client.closeCause();
+            SSLSession session = client.connection().tlsSession();
             int verified = -1;
             if (verify) {
-                verified = verify(transportName, node, table, options);
+                verified = verify(transportName, node, table, options, tls);
             }
             return new Outcome(transportName, version, threads, REQUESTS, succeeded, client.protocolErrors(),
                     client.serverErrors(), client.timeouts(), stats, wall, client.firstProtocolError(), verified,
-                    openAtEnd, closed == null ? null : closed.getMessage());
+                    openAtEnd, closed == null ? null : closed.getMessage(),
+                    session == null ? null : session.getProtocol());
         }
     }
 
@@ -185,9 +210,9 @@ public final class OriginStory {
     }
 
     /** Reads every row back on a fresh connection; returns how many are present and byte-exact. */
-    private static int verify(String transportName, InetSocketAddress node, String table, CqlClient.Options options)
-            throws InterruptedException {
-        try (Transport transport = Transports.create(transportName, TransportConfig.defaults());
+    private static int verify(String transportName, InetSocketAddress node, String table, CqlClient.Options options,
+                              TlsConfig tls) throws InterruptedException {
+        try (Transport transport = Transports.create(transportName, withTls(TransportConfig.defaults(), tls));
              CqlClient client = await(CqlClient.connect(transport, node, options), options.requestTimeout())) {
             CqlResult.Prepared select = await(client.prepare("SELECT pkey, content FROM " + table + " WHERE pkey = ?"),
                     options.requestTimeout());
@@ -205,6 +230,11 @@ public final class OriginStory {
             }
             return exact;
         }
+    }
+
+    /** {@code config} with {@code tls}, or {@code config} itself for plaintext. */
+    private static TransportConfig withTls(TransportConfig config, TlsConfig tls) {
+        return tls == null ? config : config.toBuilder().tls(tls).build();
     }
 
     /** Waits for {@code f} at most {@code timeout} plus a margin; unwraps the failure. */
