@@ -343,10 +343,10 @@ final class EventLoop implements Runnable {
             boolean connected = channel.connect(remote);
             SelectionKey key = channel.register(selector, connected ? 0 : SelectionKey.OP_CONNECT, c);
             c.registered(key);
+            // Armed even when connect() finished at once: with TLS the handshake is still to come.
+            c.connectTimer(schedule(c::connectTimedOut, config.connectTimeout().toNanos()));
             if (connected) {
                 c.finishConnect();
-            } else {
-                c.connectTimer(schedule(c::connectTimedOut, config.connectTimeout().toNanos()));
             }
         } catch (IOException | RuntimeException e) {
             if (c != null) {

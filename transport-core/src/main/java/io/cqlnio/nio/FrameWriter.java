@@ -31,6 +31,11 @@ import java.util.zip.CRC32;
  *           caller hands it to the loop        its position where the kernel stopped
  * </pre>
  *
+ * Under TLS the channel is a {@link TlsChannel}: it takes plaintext from the frames' buffers as it encrypts
+ * them, but W counts only plaintext whose ciphertext the kernel has taken. Frames it took but has not
+ * counted stay at the head here ({@link TlsChannel#unacknowledged()}), so the rule above is unchanged: a
+ * listener hears "written" only when the kernel has every byte that carries its frame.
+ *
  * Why it is shaped like this:
  * <ul>
  * <li>Invariant 1 (no byte of frame k+1 before the last byte of frame k) holds because the only bytes ever
@@ -297,7 +302,12 @@ final class FrameWriter {
                 }
             }
 
-            if (count == 0) {
+            // Under TLS, bytes already wrapped are no longer in the frames' buffers but not yet acknowledged
+            // either: they count as offered, and ciphertext still waiting must be written even if no new
+            // plaintext is.
+            TlsChannel tls = channel instanceof TlsChannel ? (TlsChannel) channel : null;
+            long unacknowledged = tls == null ? 0 : tls.unacknowledged();
+            if (count == 0 && (tls == null || !tls.hasCiphertext())) {
                 if (stagedBytes > 0) {
                     // Counted at write() but not in the buffers now: the caller changed or aliased a frame's
                     // buffers after handing them over. The accounting cannot be trusted; end loudly.
@@ -328,12 +338,12 @@ final class FrameWriter {
                 pending.addAndGet(-frameBytes);
             }
 
-            if (written < offered) {
+            if (tls != null ? tls.hasCiphertext() : written < offered) {
                 shortWrites++;
                 if (written == 0) {
                     zeroByteWrites++;
                 }
-                if (offered > MIN_BYTES_PER_WRITE && written < offered >>> 1) {
+                if (offered > MIN_BYTES_PER_WRITE && written - unacknowledged < offered >>> 1) {
                     bytesPerWrite = Math.max(MIN_BYTES_PER_WRITE, offered >>> 1);
                 }
                 return Flush.BLOCKED;

@@ -8,6 +8,7 @@ import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.Framing;
 import io.cqlnio.spi.IdleKind;
 import io.cqlnio.spi.ProtocolException;
+import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.WriteListener;
@@ -17,6 +18,8 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
 import java.util.Objects;
@@ -32,6 +35,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Lifecycle: OPEN, then CLOSING after {@code close()} (writes refused, accepted frames still flushed),
  * then CLOSED. CLOSED is set at once by {@code abort} so no frame is delivered after it; the socket is
  * closed, the frames failed and {@code onClosed} called exactly once by {@link #closeNow} on the loop.
+ *
+ * <p>With TLS, the writer and reader see a {@link TlsChannel} instead of the socket, the handshake runs between
+ * the TCP connect and the hand-out (under the same connect timer), and a graceful close ends with close_notify.
  */
 final class NioConnection implements Connection, FrameReader.Sink {
 
@@ -45,6 +51,12 @@ final class NioConnection implements Connection, FrameReader.Sink {
     private final long id = IDS.incrementAndGet();
     private final EventLoop loop;
     private final SocketChannel channel;
+    /** Null on a plaintext connection. */
+    private final TlsChannel tls;
+    private final TlsConfig tlsConfig;
+    /** What the writer and reader use: the socket, or TLS in front of it. */
+    private final GatheringByteChannel out;
+    private final ReadableByteChannel in;
     private final InetSocketAddress remote;
     private final FrameHandler handler;
     private final FrameWriter writer;
@@ -60,6 +72,8 @@ final class NioConnection implements Connection, FrameReader.Sink {
     private final Runnable checkReadIdle = this::checkReadIdle;
     private final Runnable checkWriteIdle = this::checkWriteIdle;
     private final Runnable applyReadInterest = this::applyReadInterest;
+    private final Runnable continueHandshake = this::continueHandshake;
+    private final Runnable readBuffered = this::onReadable;
     private volatile boolean readPaused;
     private final java.util.concurrent.atomic.AtomicBoolean switched = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile String name;
@@ -72,6 +86,8 @@ final class NioConnection implements Connection, FrameReader.Sink {
     private boolean handedOut;
     private boolean terminal;
     private boolean readInterestPaused;
+    private boolean handshaking;
+    private boolean closeNotifySent;
     private LoopTimer connectTimer;
     private LoopTimer readIdleTimer;
     private LoopTimer writeIdleTimer;
@@ -90,6 +106,10 @@ final class NioConnection implements Connection, FrameReader.Sink {
         this.readIdleNanos = config.readIdleTimeout().toNanos();
         this.writeIdleNanos = config.writeIdleTimeout().toNanos();
         this.name = "cqlnio#" + id + "[-> " + remote + "]";
+        this.tlsConfig = config.tls();
+        this.tls = tlsConfig == null ? null : new TlsChannel(this, tlsConfig.newEngine(remote), channel, channel);
+        this.out = tls == null ? channel : tls;
+        this.in = tls == null ? channel : tls;
         this.writer = new FrameWriter(this, loop.entryPool, config.writeHighWatermark(), config.writeLowWatermark(),
                 config.maxBytesPerWrite(), config.writeSpinCount(), config.maxPendingBytes());
         this.reader = new FrameReader(this, config.frameCodec(), config.maxFrameLength(), loop.readBuffer,
@@ -176,6 +196,11 @@ final class NioConnection implements Connection, FrameReader.Sink {
     }
 
     @Override
+    public javax.net.ssl.SSLSession tlsSession() {
+        return tls == null ? null : tls.engine().getSession();
+    }
+
+    @Override
     public ConnectionStats stats() {
         return new ConnectionStats(writer.framesWritten, writer.bytesWritten, reader.framesRead, reader.bytesRead,
                 writer.writeCalls, writer.shortWrites, writer.zeroByteWrites, wakeups.get(), writer.pendingBytes());
@@ -244,8 +269,10 @@ final class NioConnection implements Connection, FrameReader.Sink {
     /** Loop. The connect timer fired first. */
     void connectTimedOut() {
         if (!handedOut && !terminal) {
-            failConnect(new TransportException("connect to " + remote + " timed out after "
-                    + loop.config.connectTimeout().toMillis() + " ms"));
+            failConnect(new TransportException(handshaking
+                    ? "TLS handshake with " + remote + " did not finish within connectTimeout ("
+                            + loop.config.connectTimeout().toMillis() + " ms, connect and handshake together) on " + this
+                    : "connect to " + remote + " timed out after " + loop.config.connectTimeout().toMillis() + " ms"));
         }
     }
 
@@ -268,12 +295,70 @@ final class NioConnection implements Connection, FrameReader.Sink {
             failConnect(new TransportException("connect to " + remote + " failed: " + e.getMessage(), e));
             return;
         }
-        cancelTimer(connectTimer);
         try {
-            name = "cqlnio#" + id + "[" + channel.getLocalAddress() + " -> " + remote + "]";
+            name = "cqlnio#" + id + "[" + channel.getLocalAddress() + " -> " + remote + (tls != null ? " tls" : "")
+                    + "]";
         } catch (IOException e) {
             LOG.debug("no local address for {}", this, e);
         }
+        if (tls == null) {
+            connected();
+            return;
+        }
+        handshaking = true;
+        try {
+            tls.beginHandshake();
+        } catch (IOException | RuntimeException e) {
+            failConnect(new TransportException("TLS handshake with " + remote + " could not start on " + this + ": "
+                    + e.getMessage(), e));
+            return;
+        }
+        continueHandshake();
+    }
+
+    /**
+     * Loop. Drives the TLS handshake as far as it goes now; called again on OP_READ, OP_WRITE, or when the
+     * engine's delegated tasks are done. The connect timer keeps running: it covers the handshake too.
+     */
+    private void continueHandshake() {
+        if (terminal) {
+            return;
+        }
+        TlsChannel.Handshake step;
+        try {
+            step = tls.handshake();
+            if (step == TlsChannel.Handshake.NEED_TASKS) {
+                setInterest(0);
+                tls.runDelegatedTasks(tlsConfig.delegatedTaskExecutor(), () -> loop.execute(continueHandshake));
+                return;
+            }
+        } catch (IOException | RuntimeException e) {
+            failConnect(new TransportException("TLS handshake with " + remote + " failed on " + this + ": "
+                    + e.getMessage(), e));
+            return;
+        }
+        switch (step) {
+            case NEED_READ:
+                setInterest(SelectionKey.OP_READ);
+                break;
+            case NEED_WRITE:
+                setInterest(SelectionKey.OP_WRITE);
+                break;
+            default:
+                handshaking = false;
+                LOG.debug("{}: {} {}", this, tls.engine().getSession().getProtocol(),
+                        tls.engine().getSession().getCipherSuite());
+                connected();
+                if (!terminal && !readPaused && tls.hasBufferedInput()) {
+                    loop.execute(readBuffered); // the peer's first records came with its last handshake flight
+                }
+                break;
+        }
+    }
+
+    /** Loop. Connected (and, with TLS, the handshake done): start reading and hand the connection out. */
+    private void connected() {
+        cancelTimer(connectTimer);
         setInterest(readPaused ? 0 : SelectionKey.OP_READ);
         readInterestPaused = readPaused;
         long now = System.nanoTime();
@@ -300,7 +385,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
 
     /** Loop. A writer handed this connection to the loop, or it yielded its last turn. */
     void flushFromLoop() {
-        if (terminal || awaitingWritable) {
+        if (terminal || awaitingWritable || handshaking) {
             // OP_WRITE will call back; the writer stays held as scheduled meanwhile.
             return;
         }
@@ -314,7 +399,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
         FrameWriter.Flush result;
         long framesBefore = writer.framesWritten;
         try {
-            result = writer.flush(channel, loop.iov);
+            result = writer.flush(out, loop.iov);
         } catch (IOException e) {
             ConnectionClosedException why = new ConnectionClosedException("write failed on " + this + ": "
                     + e.getMessage(), e);
@@ -331,6 +416,9 @@ final class NioConnection implements Connection, FrameReader.Sink {
             case DRAINED:
                 setInterest(interestOps & ~SelectionKey.OP_WRITE);
                 if (state.get() == CLOSING) {
+                    if (tls != null && !closeNotifySent && !sendCloseNotify()) {
+                        return; // OP_WRITE brings us back here to finish it
+                    }
                     closeNow(null, new ConnectionClosedException(this + " closed"));
                     return;
                 }
@@ -353,8 +441,33 @@ final class NioConnection implements Connection, FrameReader.Sink {
         reportWritability();
     }
 
+    /**
+     * Loop. Every frame is written: tell the peer with close_notify that the stream ends here, not by
+     * truncation.
+     *
+     * @return {@code false} when the kernel has not taken all of it yet and OP_WRITE is armed
+     */
+    private boolean sendCloseNotify() {
+        closeNotifySent = true;
+        try {
+            if (!tls.closeOutbound()) {
+                awaitingWritable = true;
+                writer.holdWhileBlocked();
+                setInterest(interestOps | SelectionKey.OP_WRITE);
+                return false;
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("close_notify not sent on {}", this, e); // closing anyway; the peer sees the end of stream
+        }
+        return true;
+    }
+
     /** Loop. OP_WRITE fired: the kernel has room again. */
     void onWritable() {
+        if (handshaking) {
+            continueHandshake();
+            return;
+        }
         awaitingWritable = false;
         flushFromLoop();
     }
@@ -364,13 +477,17 @@ final class NioConnection implements Connection, FrameReader.Sink {
         if (terminal) {
             return;
         }
+        if (handshaking) {
+            continueHandshake();
+            return;
+        }
         if (readInterestPaused) {
             return; // a readiness event raced the pause; the bytes stay in the kernel
         }
         int n;
         long framesBefore = reader.framesRead;
         try {
-            n = reader.read(channel, this);
+            n = reader.read(in, this);
         } catch (ProtocolException e) {
             LOG.warn("closing {}: {}", this, e.getMessage());
             closeNow(e, new ConnectionClosedException(this + " closed: " + e.getMessage(), e));
@@ -386,6 +503,15 @@ final class NioConnection implements Connection, FrameReader.Sink {
         }
         if (readPaused && !readInterestPaused && !terminal) {
             applyReadInterest(); // paused from inside onFrame: stop now, not a loop turn later
+        }
+        if (tls != null && n >= 0 && !terminal) {
+            // No readiness event announces what TLS holds already decrypted or buffered: come back for it.
+            if (!readInterestPaused && tls.hasBufferedInput()) {
+                loop.execute(readBuffered);
+            }
+            if (tls.hasCiphertext() && !awaitingWritable) {
+                flushFromLoop(); // a TLS 1.3 key update reply waits behind no frame
+            }
         }
         if (n < 0 && !terminal) {
             int carried = reader.carriedBytes();
@@ -462,6 +588,9 @@ final class NioConnection implements Connection, FrameReader.Sink {
             return;
         }
         setInterest(interestOps | SelectionKey.OP_READ);
+        if (tls != null && tls.hasBufferedInput()) {
+            loop.execute(readBuffered);
+        }
     }
 
     private void checkReadIdle() {

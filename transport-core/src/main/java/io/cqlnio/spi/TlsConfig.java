@@ -35,8 +35,9 @@ import java.util.concurrent.ForkJoinPool;
 public final class TlsConfig {
 
     /**
-     * Makes the engine of one new connection. Called on the thread that calls {@link Transport#connect}; the
-     * engine it returns belongs to the transport from then on. The transport sets client mode and nothing else.
+     * Makes the engine of one new connection. Called on a loop thread as the connection is set up, so it must
+     * not block; an exception it throws fails that connect. The engine it returns belongs to the transport
+     * from then on. The transport sets client mode and nothing else.
      *
      * <pre>{@code
      * TlsConfig tls = TlsConfig.of(remote -> {

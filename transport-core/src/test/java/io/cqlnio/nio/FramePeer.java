@@ -10,6 +10,8 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.util.List;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.BiConsumer;
@@ -36,7 +38,16 @@ final class FramePeer implements AutoCloseable {
      */
     FramePeer(int receiveBuffer, boolean stalled, boolean echo, BiConsumer<Integer, ByteBuffer> onFrame)
             throws IOException {
-        this.server = new ServerSocket();
+        this(null, receiveBuffer, stalled, echo, onFrame);
+    }
+
+    /**
+     * @param tls the server's TLS context, or {@code null} for plaintext; with TLS the handshake completes
+     *            before a stalled peer stalls, so the client's connect is not held up
+     */
+    FramePeer(SSLContext tls, int receiveBuffer, boolean stalled, boolean echo,
+              BiConsumer<Integer, ByteBuffer> onFrame) throws IOException {
+        this.server = tls == null ? new ServerSocket() : tls.getServerSocketFactory().createServerSocket();
         if (receiveBuffer > 0) {
             server.setReceiveBufferSize(receiveBuffer); // inherited by accepted sockets
         }
@@ -91,6 +102,9 @@ final class FramePeer implements AutoCloseable {
 
     private void serve(int connection, Socket s) {
         try (s) {
+            if (s instanceof SSLSocket) {
+                ((SSLSocket) s).startHandshake();
+            }
             released.await();
             DataInputStream in = new DataInputStream(new java.io.BufferedInputStream(s.getInputStream(), 65536));
             OutputStream out = s.getOutputStream();

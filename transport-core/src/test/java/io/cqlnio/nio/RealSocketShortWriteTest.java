@@ -5,8 +5,10 @@ import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
-import org.junit.jupiter.api.Test;
+import io.cqlnio.spi.TlsConfig;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -24,21 +26,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Invariant 1 and 2 over real sockets: tiny socket buffers on both sides and a peer that starts stalled make
  * the kernel accept partial writes; every frame must still arrive byte-exact, in per-producer order, and
- * every listener must fire exactly once with success.
+ * every listener must fire exactly once with success. Over TLS too, where what goes short is ciphertext and
+ * the peer would see a bad record (not just a torn frame) if any byte of it were lost.
  */
 class RealSocketShortWriteTest {
 
     private static final int PRODUCERS = 8;
     private static final int FRAMES_PER_PRODUCER = 12_500; // 100,000 in all
 
-    @Test
+    @ParameterizedTest(name = "tls={0}")
+    @ValueSource(booleans = {false, true})
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
-    void everyFrameArrivesIntactInOrderThroughShortWrites() throws Exception {
+    void everyFrameArrivesIntactInOrderThroughShortWrites(boolean tls) throws Exception {
         int[] nextSeq = new int[PRODUCERS];
         AtomicReference<Throwable> peerFailure = new AtomicReference<>();
         AtomicLong framesAtPeer = new AtomicLong();
         CountDownLatch allArrived = new CountDownLatch(PRODUCERS * FRAMES_PER_PRODUCER);
-        try (FramePeer peer = new FramePeer(4096, true, false, (conn, frame) -> {
+        try (FramePeer peer = new FramePeer(tls ? TestTls.serverContext() : null, 4096, true, false, (conn, frame) -> {
             try {
                 int producer = frame.getShort(2);
                 int seq = TestFrames.check(frame, producer);
@@ -55,7 +59,8 @@ class RealSocketShortWriteTest {
             }
         });
              Transport transport = Transports.create("nio", TransportConfig.builder()
-                     .sendBufferSize(4096).receiveBufferSize(4096).build())) {
+                     .sendBufferSize(4096).receiveBufferSize(4096)
+                     .tls(tls ? TlsConfig.of(TestTls.clientContext()) : null).build())) {
 
             Connection c = transport.connect(peer.address(), (conn, frame) -> { }).get(5, TimeUnit.SECONDS);
             AtomicIntegerArray outcomes = new AtomicIntegerArray(PRODUCERS * FRAMES_PER_PRODUCER);
@@ -112,7 +117,10 @@ class RealSocketShortWriteTest {
             assertEquals(PRODUCERS * FRAMES_PER_PRODUCER, stats.framesWritten());
             assertTrue(stats.shortWrites() > 0, "no short write happened, the test proved nothing: " + stats);
             assertTrue(peer.errors().isEmpty(), "peer errors: " + peer.errors());
-            System.out.println("real-socket short writes: " + stats);
+            if (tls) {
+                assertEquals("TLSv1.3", c.tlsSession().getProtocol());
+            }
+            System.out.println("real-socket short writes" + (tls ? " over TLS: " : ": ") + stats);
         }
     }
 

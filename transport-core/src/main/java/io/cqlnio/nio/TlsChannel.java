@@ -1,0 +1,453 @@
+package io.cqlnio.nio;
+
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLEngineResult.HandshakeStatus;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLSession;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.util.concurrent.Executor;
+
+/**
+ * TLS between a connection's plaintext (frames) and its socket (ciphertext), driven by an {@link SSLEngine} on
+ * the loop thread. {@link FrameWriter} and {@link FrameReader} use it as they use the socket, with one
+ * difference on the write side, and that difference is the point of this class:
+ *
+ * <pre>
+ *  write(frames) -> engine.wrap: plaintext of many frames batched into as few records as fit in netOut
+ *                -> socket.write(netOut) -> the kernel may take a prefix of the ciphertext
+ *  returns: the plaintext bytes whose ciphertext the kernel has taken, all of it
+ * </pre>
+ *
+ * A frame's bytes leave its buffers when they are wrapped, but {@code write} counts them only once the last
+ * byte of the records that carry them is with the kernel. Until then they are {@link #unacknowledged()}: the
+ * writer keeps their frames at the head of its queue, so no listener hears "written" for a frame whose
+ * ciphertext is still in our buffer, and a connection that dies there fails the frame. The ciphertext that
+ * the kernel did not take stays at the head of {@code netOut} and goes first on the next call (invariant 1,
+ * one layer down).
+ *
+ * <p>Reads unwrap records into the caller's buffer (or, when it has less room than a record, into
+ * {@code plainIn} and copy from there); {@link #hasBufferedInput()} says when whole records or plaintext are
+ * held here, where no readiness event will announce them.
+ *
+ * <p>The handshake runs before the connection is handed out ({@link #handshake()}); delegated tasks run on an
+ * {@link Executor}, never on the loop. After the handshake, TLS 1.3 post-handshake messages (session tickets,
+ * key updates) are handled; a TLS 1.2 renegotiation is refused with an {@link SSLException}, which closes the
+ * connection. CQL servers never renegotiate, and a renegotiation in the middle of a frame stream would need
+ * delegated tasks to run with frames waiting behind them.
+ *
+ * <p>Loop thread only, except {@link #runDelegatedTasks}.
+ */
+final class TlsChannel implements ByteChannel, GatheringByteChannel {
+
+    /** What {@link #handshake()} waits for. */
+    enum Handshake {
+        DONE,
+        /** More ciphertext from the peer: wait for OP_READ. */
+        NEED_READ,
+        /** The kernel did not take all our handshake ciphertext: wait for OP_WRITE. */
+        NEED_WRITE,
+        /** The engine has delegated tasks: run them with {@link #runDelegatedTasks}, then call again. */
+        NEED_TASKS
+    }
+
+    /** Records of ciphertext built per socket write, and read per socket read. */
+    static final int RECORDS_PER_BUFFER = 4;
+    private static final int RECORD_HEADER = 5;
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+
+    private final Object owner;
+    private final SSLEngine engine;
+    private final ReadableByteChannel in;
+    private final WritableByteChannel out;
+    private final ByteBuffer[] single = new ByteBuffer[1];
+
+    /** Read mode: ciphertext built and not yet taken by the kernel. */
+    private ByteBuffer netOut;
+    /** Write mode: ciphertext read and not yet unwrapped. */
+    private ByteBuffer netIn;
+    /** Read mode: plaintext unwrapped and not yet handed to a reader. */
+    private ByteBuffer plainIn;
+    /** Plaintext wrapped into {@code netOut} whose ciphertext the kernel has not fully taken. */
+    private long unacknowledged;
+    private boolean handshakeDone;
+    private boolean inboundClosed;
+    private volatile boolean tasksRunning;
+
+    TlsChannel(Object owner, SSLEngine engine, ReadableByteChannel in, WritableByteChannel out) {
+        this.owner = owner;
+        this.engine = engine;
+        this.in = in;
+        this.out = out;
+        SSLSession session = engine.getSession();
+        netOut = ByteBuffer.allocate(session.getPacketBufferSize() * RECORDS_PER_BUFFER).flip();
+        netIn = ByteBuffer.allocate(session.getPacketBufferSize() * RECORDS_PER_BUFFER);
+        plainIn = ByteBuffer.allocate(session.getApplicationBufferSize()).flip();
+    }
+
+    SSLEngine engine() {
+        return engine;
+    }
+
+    // ---------------------------------------------------------------- handshake
+
+    void beginHandshake() throws SSLException {
+        engine.beginHandshake();
+    }
+
+    /**
+     * Advances the handshake as far as the socket and the engine allow.
+     *
+     * @throws SSLException the handshake failed (bad certificate, wrong host name, not a TLS peer)
+     * @throws IOException  the socket failed or the peer closed it
+     */
+    Handshake handshake() throws IOException {
+        if (tasksRunning) {
+            return Handshake.NEED_TASKS;
+        }
+        while (true) {
+            if (!flushNetOut()) {
+                return Handshake.NEED_WRITE;
+            }
+            HandshakeStatus status = engine.getHandshakeStatus();
+            switch (status) {
+                case NEED_WRAP: {
+                    netOut.clear();
+                    SSLEngineResult r;
+                    try {
+                        r = engine.wrap(EMPTY, netOut);
+                    } finally {
+                        netOut.flip();
+                    }
+                    if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
+                        flushNetOut(); // best effort: it may carry the alert that says why
+                        throw new SSLException("TLS handshake of " + owner + " ended: the engine closed");
+                    }
+                    if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+                        netOut = grow(netOut, engine.getSession().getPacketBufferSize(), true);
+                    }
+                    break;
+                }
+                case NEED_UNWRAP:
+                case NEED_UNWRAP_AGAIN: {
+                    SSLEngineResult r = unwrapToPlainIn();
+                    switch (r.getStatus()) {
+                        case BUFFER_UNDERFLOW:
+                            int n = readMore();
+                            if (n < 0) {
+                                throw new EOFException("the peer closed the connection during the TLS handshake"
+                                        + " of " + owner + " (is it a TLS server?)");
+                            }
+                            if (n == 0) {
+                                return Handshake.NEED_READ;
+                            }
+                            break;
+                        case CLOSED:
+                            throw new SSLException("the peer ended the TLS session during the handshake of " + owner);
+                        default:
+                            break;
+                    }
+                    break;
+                }
+                case NEED_TASK:
+                    return Handshake.NEED_TASKS;
+                default: // NOT_HANDSHAKING (FINISHED is only ever reported in a result)
+                    handshakeDone = true;
+                    return Handshake.DONE;
+            }
+        }
+    }
+
+    /**
+     * Runs the engine's delegated tasks on {@code executor}, then {@code resume} (on the executor's thread;
+     * it should hand back to the loop). The engine is not touched on the loop meanwhile.
+     */
+    void runDelegatedTasks(Executor executor, Runnable resume) {
+        tasksRunning = true;
+        executor.execute(() -> {
+            try {
+                Runnable task;
+                while ((task = engine.getDelegatedTask()) != null) {
+                    task.run();
+                }
+            } finally {
+                tasksRunning = false;
+                resume.run();
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- writes
+
+    /**
+     * Wraps and writes as much of {@code srcs} as the kernel takes.
+     *
+     * @return plaintext bytes now wholly with the kernel: first those {@link #unacknowledged()} before this
+     * call, then those of {@code srcs}, always a prefix of everything ever offered
+     */
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        if (!flushNetOut()) {
+            return 0;
+        }
+        long acked = unacknowledged;
+        unacknowledged = 0;
+        long left = 0;
+        for (int i = offset; i < offset + length; i++) {
+            left += srcs[i].remaining();
+        }
+        int packet = engine.getSession().getPacketBufferSize();
+        while (left > 0 || wantsWrap()) {
+            netOut.clear();
+            try {
+                // Many frames per record, several records per write: the plaintext of the whole batch.
+                do {
+                    SSLEngineResult r = engine.wrap(srcs, offset, length, netOut);
+                    if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
+                        throw new SSLException("TLS session of " + owner + " is closed for writing");
+                    }
+                    if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
+                        if (netOut.position() > 0) {
+                            break; // full: write what we have
+                        }
+                        netOut = grow(netOut, packet, false);
+                        continue;
+                    }
+                    unacknowledged += r.bytesConsumed();
+                    left -= r.bytesConsumed();
+                    refuseRenegotiation(r.getHandshakeStatus());
+                } while ((left > 0 || wantsWrap()) && netOut.remaining() >= packet);
+            } finally {
+                netOut.flip();
+            }
+            if (!flushNetOut()) {
+                return acked;
+            }
+            acked += unacknowledged;
+            unacknowledged = 0;
+        }
+        return acked;
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs) throws IOException {
+        return write(srcs, 0, srcs.length);
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+        single[0] = src;
+        try {
+            return (int) write(single, 0, 1);
+        } finally {
+            single[0] = null;
+        }
+    }
+
+    /** Plaintext taken from frames whose ciphertext is not yet all with the kernel. */
+    long unacknowledged() {
+        return unacknowledged;
+    }
+
+    /** Ciphertext is waiting for the kernel (a short write left it, or a post-handshake reply). */
+    boolean hasCiphertext() {
+        return netOut.hasRemaining();
+    }
+
+    /**
+     * Queues close_notify behind any ciphertext still waiting and tries to write it all. Best effort: the
+     * caller closes the socket anyway once this is written, or when it gives up waiting.
+     *
+     * @return {@code true} when every byte, close_notify included, is with the kernel
+     */
+    boolean closeOutbound() throws IOException {
+        engine.closeOutbound();
+        netOut.compact();
+        try {
+            while (!engine.isOutboundDone()) {
+                SSLEngineResult r = engine.wrap(EMPTY, netOut);
+                if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW || r.bytesProduced() == 0) {
+                    break;
+                }
+            }
+        } finally {
+            netOut.flip();
+        }
+        return flushNetOut();
+    }
+
+    // ---------------------------------------------------------------- reads
+
+    /**
+     * Unwraps into {@code dst} until it is full or no whole record is left here or in the kernel.
+     *
+     * @return plaintext bytes put in {@code dst}; -1 once the peer closed (close_notify or end of stream)
+     * and nothing is left to hand out
+     */
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+        int produced = drainPlainIn(dst);
+        while (dst.hasRemaining() && !inboundClosed) {
+            SSLEngineResult r;
+            if (dst.remaining() >= plainIn.capacity()) {
+                netIn.flip();
+                try {
+                    r = engine.unwrap(netIn, dst);
+                } finally {
+                    netIn.compact();
+                }
+                produced += r.bytesProduced();
+            } else {
+                r = unwrapToPlainIn();
+                produced += drainPlainIn(dst);
+            }
+            switch (r.getStatus()) {
+                case OK:
+                    afterUnwrap(r.getHandshakeStatus());
+                    break;
+                case BUFFER_UNDERFLOW:
+                    int n = readMore();
+                    if (n < 0) {
+                        inboundClosed = true;
+                    } else if (n == 0) {
+                        return produced;
+                    }
+                    break;
+                case BUFFER_OVERFLOW:
+                    // Only when unwrapping into plainIn: the session wants more room than it said at first.
+                    plainIn = grow(plainIn, engine.getSession().getApplicationBufferSize(), true);
+                    break;
+                case CLOSED:
+                    inboundClosed = true; // close_notify: nothing more will come
+                    break;
+                default:
+                    throw new AssertionError(r.getStatus());
+            }
+        }
+        if (produced == 0 && inboundClosed && !plainIn.hasRemaining()) {
+            return -1;
+        }
+        return produced;
+    }
+
+    /** Whole records or plaintext are held here: read again without waiting for OP_READ. */
+    boolean hasBufferedInput() {
+        if (plainIn.hasRemaining()) {
+            return true;
+        }
+        if (inboundClosed) {
+            return false;
+        }
+        int have = netIn.position();
+        if (have < RECORD_HEADER) {
+            return false;
+        }
+        int length = ((netIn.get(3) & 0xFF) << 8) | (netIn.get(4) & 0xFF);
+        return have >= RECORD_HEADER + length;
+    }
+
+    // ---------------------------------------------------------------- the rest
+
+    @Override
+    public boolean isOpen() {
+        return !inboundClosed || !engine.isOutboundDone();
+    }
+
+    /** Frees nothing: the socket is the caller's to close. */
+    @Override
+    public void close() {
+    }
+
+    private SSLEngineResult unwrapToPlainIn() throws SSLException {
+        netIn.flip();
+        plainIn.compact();
+        try {
+            return engine.unwrap(netIn, plainIn);
+        } finally {
+            plainIn.flip();
+            netIn.compact();
+        }
+    }
+
+    private int readMore() throws IOException {
+        if (!netIn.hasRemaining()) {
+            // A record larger than the buffer (the session grew its packet size): make room for it.
+            netIn = grow(netIn, netIn.capacity() + engine.getSession().getPacketBufferSize(), false);
+        }
+        return in.read(netIn);
+    }
+
+    private int drainPlainIn(ByteBuffer dst) {
+        int n = Math.min(plainIn.remaining(), dst.remaining());
+        if (n == 0) {
+            return 0;
+        }
+        int limit = plainIn.limit();
+        plainIn.limit(plainIn.position() + n);
+        dst.put(plainIn);
+        plainIn.limit(limit);
+        return n;
+    }
+
+    /** After the handshake: answer what TLS 1.3 asks for (a key update); refuse a TLS 1.2 renegotiation. */
+    private void afterUnwrap(HandshakeStatus status) throws IOException {
+        refuseRenegotiation(status);
+        if (status == HandshakeStatus.NEED_WRAP) {
+            // The reply goes out behind any ciphertext already waiting, on this or the next flush.
+            netOut.compact();
+            try {
+                engine.wrap(EMPTY, netOut);
+            } finally {
+                netOut.flip();
+            }
+            flushNetOut();
+        }
+    }
+
+    private void refuseRenegotiation(HandshakeStatus status) throws SSLException {
+        if (!handshakeDone) {
+            return;
+        }
+        boolean tls13 = "TLSv1.3".equals(engine.getSession().getProtocol());
+        if (status == HandshakeStatus.NEED_TASK || status == HandshakeStatus.NEED_UNWRAP
+                || (status == HandshakeStatus.NEED_WRAP && !tls13)) {
+            throw new SSLException("TLS renegotiation refused on " + owner + " (" + engine.getSession().getProtocol()
+                    + ", handshake status " + status + "): cqlnio does not renegotiate");
+        }
+    }
+
+    private boolean wantsWrap() {
+        return engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP;
+    }
+
+    /** Writes {@code netOut} until it is empty or the kernel takes nothing. */
+    private boolean flushNetOut() throws IOException {
+        while (netOut.hasRemaining()) {
+            if (out.write(netOut) <= 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A buffer of at least {@code capacity} holding {@code b}'s content, in {@code b}'s mode. */
+    private static ByteBuffer grow(ByteBuffer b, int capacity, boolean readMode) {
+        if (b.capacity() >= capacity) {
+            capacity = b.capacity() * 2;
+        }
+        ByteBuffer bigger = ByteBuffer.allocate(capacity);
+        if (readMode) {
+            bigger.put(b).flip();
+        } else {
+            b.flip();
+            bigger.put(b);
+        }
+        return bigger;
+    }
+}
