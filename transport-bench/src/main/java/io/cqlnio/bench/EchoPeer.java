@@ -3,9 +3,17 @@ package io.cqlnio.bench;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
@@ -20,11 +28,18 @@ import java.util.concurrent.TimeUnit;
  * connection that copies bytes back as they arrive ({@link Mode#ECHO}) or drops them ({@link Mode#DISCARD}).
  * It never parses, so it costs the same whatever transport is on the other side.
  *
+ * <p>With a server {@link SSLContext} ({@link #start(Mode, SSLContext)}) it speaks TLS: the JDK's
+ * {@link SSLServerSocket}, thread per connection, each worker doing the handshake and then copying the
+ * decrypted bytes back as they arrive (the JDK encrypts them again). Again the same code, the same JDK
+ * engine and the same cost whatever transport is the client.
+ *
  * <pre>{@code
  * try (EchoPeer peer = EchoPeer.start(EchoPeer.Mode.ECHO)) {
  *     transport.connect(peer.address(), handler) ...
  * }
  * }</pre>
+ *
+ * Thread-safe: its own threads serve the connections; {@link #address()} and {@link #close()} from any thread.
  */
 public final class EchoPeer implements AutoCloseable {
 
@@ -34,17 +49,21 @@ public final class EchoPeer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EchoPeer.class);
     private static final int BUFFER_SIZE = 64 * 1024;
 
+    /** Plaintext: a blocking NIO server (direct buffers, no copy through the heap). */
     private final ServerSocketChannel server;
+    /** TLS: the JDK's SSL server socket; null in plaintext. */
+    private final ServerSocket tlsServer;
     private final Mode mode;
     private final Thread acceptor;
-    private final List<SocketChannel> accepted = new CopyOnWriteArrayList<>();
+    private final List<Closeable> accepted = new CopyOnWriteArrayList<>();
     private final List<Thread> workers = new CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
-    private EchoPeer(ServerSocketChannel server, Mode mode) {
+    private EchoPeer(ServerSocketChannel server, ServerSocket tlsServer, Mode mode) {
         this.server = server;
+        this.tlsServer = tlsServer;
         this.mode = mode;
-        this.acceptor = new Thread(this::acceptLoop, "echo-peer-accept");
+        this.acceptor = new Thread(tlsServer == null ? this::acceptLoop : this::acceptTlsLoop, "echo-peer-accept");
         this.acceptor.setDaemon(true);
     }
 
@@ -52,13 +71,28 @@ public final class EchoPeer implements AutoCloseable {
     public static EchoPeer start(Mode mode) throws IOException {
         ServerSocketChannel server = ServerSocketChannel.open();
         server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 128);
-        EchoPeer peer = new EchoPeer(server, mode);
+        EchoPeer peer = new EchoPeer(server, null, mode);
+        peer.acceptor.start();
+        return peer;
+    }
+
+    /**
+     * Binds an ephemeral port on 127.0.0.1 and starts accepting TLS connections with {@code serverContext}
+     * (e.g. {@code TestCertificates.get().serverContext()}, whose certificate names 127.0.0.1).
+     */
+    public static EchoPeer start(Mode mode, SSLContext serverContext) throws IOException {
+        ServerSocket server = serverContext.getServerSocketFactory()
+                .createServerSocket(0, 128, InetAddress.getLoopbackAddress());
+        EchoPeer peer = new EchoPeer(null, server, mode);
         peer.acceptor.start();
         return peer;
     }
 
     /** Where to connect. */
     public InetSocketAddress address() {
+        if (tlsServer != null) {
+            return (InetSocketAddress) tlsServer.getLocalSocketAddress();
+        }
         try {
             return (InetSocketAddress) server.getLocalAddress();
         } catch (IOException e) {
@@ -88,6 +122,45 @@ public final class EchoPeer implements AutoCloseable {
         }
     }
 
+    private void acceptTlsLoop() {
+        int n = 0;
+        while (!closed) {
+            try {
+                Socket socket = tlsServer.accept();
+                socket.setTcpNoDelay(true);
+                accepted.add(socket);
+                Thread worker = new Thread(() -> serveTls(socket), "echo-peer-tls-" + (++n));
+                worker.setDaemon(true);
+                workers.add(worker);
+                worker.start();
+            } catch (IOException e) {
+                if (!closed) {
+                    log.warn("echo peer accept failed", e);
+                }
+                return;
+            }
+        }
+    }
+
+    private void serveTls(Socket socket) {
+        // One heap array: SSLSocket decrypts into it and encrypts from it. The handshake runs on the first
+        // read, on this worker, so a slow or failing handshake never holds up the acceptor.
+        byte[] buffer = new byte[BUFFER_SIZE];
+        try (socket; InputStream in = socket.getInputStream(); OutputStream out = socket.getOutputStream()) {
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                if (mode == Mode.ECHO) {
+                    out.write(buffer, 0, n);
+                }
+            }
+        } catch (SocketException e) {
+            log.debug("echo peer TLS connection ended: {}", e.toString());
+        } catch (IOException e) {
+            // A failed handshake (the client distrusts us) or a client gone mid-stream: this connection only.
+            log.debug("echo peer TLS connection ended: {}", e.toString());
+        }
+    }
+
     private void serve(SocketChannel socket) {
         // Direct, so the JDK reads and writes it without a temporary copy.
         ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_SIZE);
@@ -111,8 +184,12 @@ public final class EchoPeer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         closed = true;
-        server.close();
-        for (SocketChannel socket : accepted) {
+        if (server != null) {
+            server.close();
+        } else {
+            tlsServer.close();
+        }
+        for (Closeable socket : accepted) {
             socket.close();
         }
         try {

@@ -19,10 +19,14 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.DecoderException;
+import io.netty.handler.ssl.SslCloseCompletionEvent;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLSession;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.net.InetSocketAddress;
@@ -45,6 +49,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link ConnectionClosedException} whose cause is what closed the channel. {@code onClosed} runs from
  * {@code channelInactive}, after Netty failed its outbound buffer and after this loop's coalescer queue was
  * drained, so every frame accepted before the close has its outcome before {@code onClosed}.
+ *
+ * <p>TLS: with a {@link ClientTlsHandler} first in the pipeline the connection is handed out only once the
+ * handshake succeeded (a failed handshake fails the connect instead). A graceful {@code close()} closes through
+ * the pipeline, so Netty sends close_notify after the last frame; {@code abort} and failures close the socket
+ * under the TLS handler, at once, as on a plaintext connection.
  */
 final class NettyConnection extends ChannelInboundHandlerAdapter implements Connection {
 
@@ -82,6 +91,10 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     private final AtomicLong queuedBytes = new AtomicLong();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private final long maxPendingBytes;
+    /** Netty's TLS handler of this channel, or null on a plaintext connection. */
+    private final ClientTlsHandler tls;
+    /** Set once the handshake succeeded, before the connection is handed out. */
+    private volatile SSLSession tlsSession;
     private volatile boolean readPaused;
     /**
      * Frames Netty decoded after pauseReading: turning autoRead off stops the next socket read, not the
@@ -99,12 +112,14 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     // Loop-thread state.
     boolean touched;
     private boolean gracefullyClosed;
-    /** Hands this connection out (completes the connect future); run once, from channelActive. */
-    private Runnable handOut;
+    /** Hands this connection out or fails its connect; told once, from channelActive or the TLS handshake's end. */
+    private ConnectOutcome handOut;
     /** The graceful-close marker went by: a frame behind it raced close() and is refused, never written. */
     private boolean closeMarkerSeen;
     /** Frames refused behind the marker; told in channelInactive, after every earlier frame (invariant 6). */
     private final java.util.ArrayList<PendingWrite> raced = new java.util.ArrayList<>();
+    /** TLS only: frames handed to the TLS handler whose outcome has not been told yet, in accept order. */
+    private final ArrayDeque<PendingWrite> tlsInFlight = new ArrayDeque<>();
     private boolean inactive;
     private boolean lastWritable = true;
     private ConnectionClosedException unwrittenFailure;
@@ -116,8 +131,9 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     @SuppressWarnings("unused") private long bytesRead;
 
     NettyConnection(Channel channel, NettyTransport transport, WriteCoalescer coalescer, FrameHandler handler,
-                    InetSocketAddress remote, String name) {
+                    InetSocketAddress remote, String name, ClientTlsHandler tls) {
         this.channel = channel;
+        this.tls = tls;
         this.transport = transport;
         this.coalescer = coalescer;
         this.handler = handler;
@@ -217,7 +233,25 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
             }
         }
         abortCause = why;
-        channel.close(); // Netty runs it on the loop and fails its outbound buffer there
+        closeNow(); // Netty runs it on the loop and fails its outbound buffer there
+    }
+
+    /**
+     * Closes the socket without a TLS close_notify: through the pipeline, Netty's TLS handler would first flush
+     * what it holds and then wait up to its close_notify flush timeout, which is not "now". Plaintext: the
+     * same as {@code channel.close()}.
+     */
+    private void closeNow() {
+        if (tls == null) {
+            channel.close();
+            return;
+        }
+        ChannelHandlerContext underTls = channel.pipeline().context(tls);
+        if (underTls != null) {
+            underTls.close(); // starts at the handler before TLS: the socket itself
+        } else {
+            channel.close(); // TLS handler already removed (channel closed): nothing left to send
+        }
     }
 
     @Override
@@ -228,6 +262,11 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     @Override
     public InetSocketAddress remoteAddress() {
         return remote;
+    }
+
+    @Override
+    public SSLSession tlsSession() {
+        return tlsSession;
     }
 
     @Override
@@ -318,6 +357,10 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
             }
             return;
         }
+        if (tls != null) {
+            writeThroughTls(write);
+            return;
+        }
         if (write.listener == null) {
             // Nobody waits for this one: no promise, and the frame counts as written once Netty has it.
             channel.write(write.message, channel.voidPromise());
@@ -333,7 +376,52 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         channel.flush();
     }
 
+    /**
+     * TLS: Netty's {@code SslHandler} packs many frames into one record and completes their promises through
+     * aggregate promises; measured here (Netty 4.2.18), they come back out of accept order (whole records'
+     * worth of frames in reverse order), and the promise of an empty write behind queued frames can complete
+     * before those frames are wrapped (the plaintext graceful-close trick then closed the engine with frames still
+     * queued). So every frame gets a promise, its outcome is recorded when it comes, and outcomes are told
+     * strictly in accept order from the head of {@link #tlsInFlight}: invariant 6, and a graceful close that
+     * starts only once the last frame before it is out.
+     */
+    private void writeThroughTls(PendingWrite write) {
+        tlsInFlight.add(write);
+        ChannelPromise promise = channel.newPromise();
+        promise.addListener(write);
+        channel.write(write.message, promise);
+    }
+
+    /** Loop thread: tells every finished frame at the head, in order; then a pending graceful close may go. */
+    private void reportTlsInOrder() {
+        PendingWrite head;
+        while ((head = tlsInFlight.peek()) != null && head.done) {
+            tlsInFlight.poll();
+            report(head, head.failure);
+        }
+        if (closeMarkerSeen && tlsInFlight.isEmpty()) {
+            closeWhenFlushed();
+        }
+    }
+
+    private void report(PendingWrite write, Throwable failure) {
+        write.reported = true;
+        if (failure == null) {
+            countWritten(write.bytes);
+            if (write.listener != null) {
+                notify(write.listener, null);
+            }
+        } else if (write.listener != null) {
+            notify(write.listener, failureFor(failure));
+        }
+    }
+
     private void startGracefulClose() {
+        if (tls != null) {
+            // Not the empty-write trick below: under SslHandler an empty write's promise can complete too early.
+            reportTlsInOrder();
+            return;
+        }
         // Completes after every earlier write on this channel completed (the outbound buffer is ordered).
         channel.write(Unpooled.EMPTY_BUFFER).addListener((ChannelFuture f) -> {
             if (f.isSuccess() && abortCause == null && closeCause == null) {
@@ -343,7 +431,23 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         });
     }
 
+    /** Every frame accepted before close() is out: close through the pipeline, so TLS sends close_notify. */
+    private void closeWhenFlushed() {
+        if (!gracefullyClosed && abortCause == null && closeCause == null && !inactive) {
+            gracefullyClosed = true;
+            channel.close();
+        }
+    }
+
     void writeCompleted(PendingWrite write, Throwable failure) {
+        if (tls != null) {
+            if (!write.reported) { // already told if the channel went inactive first
+                write.done = true;
+                write.failure = failure;
+                reportTlsInOrder();
+            }
+            return;
+        }
         if (failure == null) {
             countWritten(write.bytes);
             notify(write.listener, null);
@@ -399,19 +503,64 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         }
     }
 
-    /** Runs {@code handOut} once, from channelActive. */
-    void handOutWhenActive(Runnable handOut) {
-        this.handOut = handOut;
+    /** How a connect ends once the channel is up: handed out, or failed (TLS handshake, closed first). */
+    interface ConnectOutcome {
+        /** Loop thread; before any inbound frame reaches the handler. */
+        void handOut();
+
+        /** Loop thread; the channel is closing. */
+        void failed(Throwable cause);
+    }
+
+    /** Tells {@code outcome} once: from channelActive, or with TLS when the handshake ends. */
+    void handOutWhenActive(ConnectOutcome outcome) {
+        this.handOut = outcome;
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        Runnable r = handOut;
-        handOut = null;
-        if (r != null) {
-            r.run();
-        }
+        if (tls == null) {
+            handOutNow();
+        } // else the TLS handler starts the handshake now; its completion event hands the connection out
         ctx.fireChannelActive();
+    }
+
+    private void handOutNow() {
+        ConnectOutcome o = handOut;
+        handOut = null;
+        if (o != null) {
+            o.handOut();
+        }
+    }
+
+    private void failConnect(Throwable cause) {
+        ConnectOutcome o = handOut;
+        handOut = null;
+        if (o != null) {
+            o.failed(cause);
+        }
+    }
+
+    /** Loop thread. The handshake's end, as Netty's TLS handler reports it (it closes the channel on failure). */
+    private void handshakeDone(SslHandshakeCompletionEvent event) {
+        if (event.isSuccess()) {
+            tlsSession = tls.engine().getSession();
+            handOutNow();
+            return;
+        }
+        state.set(CLOSED);
+        failConnect(sslCause(event.cause()));
+        closeNow();
+    }
+
+    /** The SSLException in {@code t}'s chain (Netty may wrap it in a DecoderException), else {@code t}. */
+    private static Throwable sslCause(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof SSLException) {
+                return c;
+            }
+        }
+        return t;
     }
 
     void failedToHandOut() {
@@ -467,6 +616,22 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+        if (event instanceof SslHandshakeCompletionEvent) {
+            handshakeDone((SslHandshakeCompletionEvent) event);
+            return;
+        }
+        if (event instanceof SslCloseCompletionEvent) {
+            // The peer's close_notify: as its EOF, the end of the connection, with a cause that says so; unless it
+            // is the answer to ours (a graceful close already under way).
+            if (gracefullyClosed) {
+                return;
+            }
+            if (closeCause == null) {
+                closeCause = new ConnectionClosedException(name + " closed by the peer (TLS close_notify)");
+            }
+            channel.close();
+            return;
+        }
         if (event instanceof IdleStateEvent) {
             if (!inactive && closeCause == null && abortCause == null) {
                 IdleKind kind = ((IdleStateEvent) event).state() == io.netty.handler.timeout.IdleState.READER_IDLE
@@ -499,7 +664,7 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
             closeCause = cause;
         }
         state.set(CLOSED);
-        channel.close();
+        closeNow();
     }
 
     @Override
@@ -509,11 +674,20 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         }
         inactive = true;
         state.set(CLOSED);
+        // Closed before the TLS handshake ended (the handler's own failure event normally comes first).
+        failConnect(closeCause != null ? sslCause(closeCause) : new ConnectionClosedException(name + " closed before "
+                + (tls != null ? "the TLS handshake completed" : "it was handed out")));
         ByteBuf unread;
         while ((unread = held.poll()) != null) {
             unread.release();
         }
         transport.removed(this);
+        // TLS frames whose (aggregated, deferred) promises have not come back yet: told now, in order, before
+        // onClosed; a late promise is then ignored.
+        PendingWrite w;
+        while ((w = tlsInFlight.poll()) != null) {
+            report(w, w.done ? w.failure : new ClosedChannelException());
+        }
         // Frames still in this loop's coalescer queue fail now (the channel is closed), before onClosed.
         coalescer.drain();
         for (PendingWrite write : raced) {

@@ -3,6 +3,7 @@ package io.cqlnio.bench.netty;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
@@ -26,10 +27,13 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.netty.handler.timeout.IdleStateHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -48,7 +52,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A {@link Transport} over one Netty event loop group ({@code loops} threads, NIO or epoll), configured the
  * way a Netty-based CQL driver runs: pooled direct allocator, TCP_NODELAY, the watermarks of the
- * {@link TransportConfig}, and the Java driver's write coalescer (one per event loop).
+ * {@link TransportConfig}, and the Java driver's write coalescer (one per event loop). With
+ * {@link TransportConfig#tls()} set, Netty's {@code SslHandler} (JDK engine from the same {@link TlsConfig})
+ * is first in every pipeline and a connection is handed out once its handshake succeeded.
+ *
+ * <p>Thread rules: every method may be called from any thread; channel work runs on the Netty loops.
  */
 final class NettyTransport implements Transport {
 
@@ -123,16 +131,48 @@ final class NettyTransport implements Transport {
             return result;
         }
         String connectionName = name + "#" + ids.incrementAndGet() + "[" + remote + "]";
+        // Connect and TLS handshake share the connect timeout.
+        long deadline = System.nanoTime() + config.connectTimeout().toNanos();
+        TlsConfig tlsConfig = config.tls();
+        SSLEngine engine = null;
+        if (tlsConfig != null) {
+            try {
+                engine = tlsConfig.newEngine(remote); // on the caller's thread, as TlsConfig promises
+            } catch (RuntimeException e) {
+                pendingConnects.remove(result);
+                result.completeExceptionally(new TransportException("connect to " + remote
+                        + " failed: cannot create its TLS engine: " + e, e));
+                return result;
+            }
+        }
+        SSLEngine tlsEngine = engine;
         ChannelFuture connecting;
         try {
             connecting = bootstrap.clone().handler(new ChannelInitializer<Channel>() {
                 @Override
                 protected void initChannel(Channel ch) {
+                    ClientTlsHandler tls = tlsEngine == null ? null
+                            : new ClientTlsHandler(tlsEngine, tlsConfig.delegatedTaskExecutor(), deadline);
                     NettyConnection connection = new NettyConnection(ch, NettyTransport.this,
-                            coalescers.get(ch.eventLoop()), handler, remote, connectionName);
-                    // Handed out from channelActive, as nio does from finishConnect: before the first read, whose
-                    // bytes could otherwise close the channel before a listener on the connect future runs.
-                    connection.handOutWhenActive(() -> handOut(connection, ch, remote, result));
+                            coalescers.get(ch.eventLoop()), handler, remote, connectionName, tls);
+                    // Handed out from channelActive (plaintext), as nio does from finishConnect, or when the TLS
+                    // handshake succeeded: before the first frame, whose bytes could otherwise close the channel
+                    // before a listener on the connect future runs.
+                    connection.handOutWhenActive(new NettyConnection.ConnectOutcome() {
+                        @Override
+                        public void handOut() {
+                            NettyTransport.this.handOut(connection, ch, remote, result);
+                        }
+
+                        @Override
+                        public void failed(Throwable cause) {
+                            pendingConnects.remove(result);
+                            result.completeExceptionally(connectFailure(remote, cause));
+                        }
+                    });
+                    if (tls != null) {
+                        ch.pipeline().addLast(tls); // first: everything after it sees plaintext
+                    }
                     long readIdle = config.readIdleTimeout().toNanos();
                     long writeIdle = config.writeIdleTimeout().toNanos();
                     ch.pipeline().addLast(new FrameDecoder(connection, config.frameCodec(), config.maxFrameLength()));
@@ -192,6 +232,13 @@ final class NettyTransport implements Transport {
         if (cause instanceof ConnectTimeoutException) {
             return new TransportException("connect to " + remote + " timed out after "
                     + config.connectTimeout().toMillis() + " ms", cause);
+        }
+        if (cause instanceof SslHandshakeTimeoutException) {
+            return new TransportException("connect to " + remote + " timed out after "
+                    + config.connectTimeout().toMillis() + " ms: the TLS handshake did not finish", cause);
+        }
+        if (cause instanceof SSLException) {
+            return new TransportException("TLS handshake with " + remote + " failed: " + cause.getMessage(), cause);
         }
         if (cause instanceof ConnectException) {
             return new TransportException("connect to " + remote + " refused: " + cause.getMessage(), cause);

@@ -17,6 +17,10 @@ final class PendingWrite implements ChannelFutureListener {
     final ByteBuf message;
     final int bytes;
     final WriteListener listener;
+    /** TLS path, loop thread only: the promise came back (with {@link #failure}), and the outcome was told. */
+    boolean done;
+    Throwable failure;
+    boolean reported;
 
     PendingWrite(NettyConnection connection, ByteBuf message, int bytes, WriteListener listener) {
         this.connection = connection;

@@ -1,0 +1,190 @@
+package io.cqlnio.bench.netty;
+
+import io.cqlnio.bench.EchoPeer;
+import io.cqlnio.bench.tls.TestCertificates;
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.TlsConfig;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.TransportException;
+import io.cqlnio.spi.Transports;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSession;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static io.cqlnio.bench.netty.NettyTransportTest.frame;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The Netty baseline over TLS: Netty's SslHandler with the JDK engine from the SPI's {@link TlsConfig}. */
+@Timeout(60)
+class NettyTlsTest {
+
+    private static final long WAIT = 10;
+
+    private static TransportConfig tlsConfig() {
+        return TransportConfig.builder().tls(TlsConfig.of(TestCertificates.get().clientContext())).build();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void framesOfEverySizeEchoThroughATlsPeerAndCloseIsGraceful(String name) throws Exception {
+        try (EchoPeer peer = EchoPeer.start(EchoPeer.Mode.ECHO, TestCertificates.get().serverContext());
+             Transport transport = Transports.create(name, tlsConfig())) {
+            NettyTransportTest.Recorder recorder = new NettyTransportTest.Recorder();
+            Connection c = transport.connect(peer.address(), recorder).get(WAIT, TimeUnit.SECONDS);
+            SSLSession session = c.tlsSession();
+            assertNotNull(session, "tlsSession after the handshake");
+            assertTrue(session.getProtocol().startsWith("TLS"), session.getProtocol());
+            assertEquals("127.0.0.1", ((java.security.cert.X509Certificate) session.getPeerCertificates()[0])
+                    .getSubjectAlternativeNames().stream().map(l -> String.valueOf(l.get(1)))
+                    .filter("127.0.0.1"::equals).findFirst().orElse(null));
+
+            // Sizes around and beyond one TLS record (16 KiB of plaintext) and many small ones coalesced into one.
+            int[] sizes = {0, 1, 64, 1024, 16375, 16384, 24576, 70000};
+            int count = 600;
+            NettyTransportTest.Outcomes outcomes = new NettyTransportTest.Outcomes();
+            for (int i = 0; i < count; i++) {
+                c.write(frame(i, sizes[i % sizes.length]), outcomes.listener(i));
+            }
+            for (int i = 0; i < count; i++) {
+                ByteBuffer got = recorder.frames.poll(WAIT, TimeUnit.SECONDS);
+                assertNotNull(got, "frame " + i + " came back");
+                assertEquals(frame(i, sizes[i % sizes.length]), got, "frame " + i + " byte for byte, in order");
+            }
+            outcomes.awaitCount(count);
+            int expected = 0;
+            String order = outcomes.seen.stream().limit(120).map(o -> String.valueOf(o[0]))
+                    .collect(java.util.stream.Collectors.joining(","));
+            for (Object[] o : outcomes.seen) {
+                assertEquals(expected++, o[0], "listeners in write order: " + order);
+                assertNull(o[1]);
+            }
+            assertEquals(count, c.stats().framesRead());
+
+            c.close().get(WAIT, TimeUnit.SECONDS);
+            assertNull(recorder.awaitClosed(), "a local graceful close has no cause");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void gracefulCloseFlushesEveryAcceptedFrameThenSendsCloseNotify(String name) throws Exception {
+        SSLContext server = TestCertificates.get().serverContext();
+        try (SSLServerSocket listener = (SSLServerSocket) server.getServerSocketFactory()
+                .createServerSocket(0, 10, InetAddress.getLoopbackAddress());
+             Transport transport = Transports.create(name, tlsConfig())) {
+            // Counts the plaintext bytes until the client's close_notify (read() returns -1 only after it).
+            CompletableFuture<Long> received = new CompletableFuture<>();
+            Thread reader = new Thread(() -> {
+                long total = 0;
+                try (Socket s = listener.accept()) {
+                    InputStream in = s.getInputStream();
+                    byte[] b = new byte[65536];
+                    for (int n; (n = in.read(b)) >= 0; ) {
+                        total += n;
+                    }
+                    received.complete(total);
+                } catch (Exception e) {
+                    e.addSuppressed(new Exception("after " + total + " bytes"));
+                    // Closing after the client's close_notify may meet a socket the client already closed.
+                    received.completeExceptionally(e);
+                }
+            }, "tls-counting-peer");
+            reader.setDaemon(true);
+            reader.start();
+            NettyTransportTest.Recorder recorder = new NettyTransportTest.Recorder();
+            Connection c = transport.connect((InetSocketAddress) listener.getLocalSocketAddress(), recorder)
+                    .get(WAIT, TimeUnit.SECONDS);
+            long total = 0;
+            for (int i = 0; i < 2000; i++) {
+                ByteBuffer f = frame(i, 1000 + i % 3000);
+                total += f.remaining();
+                c.write(f, null);
+            }
+            c.close().get(WAIT, TimeUnit.SECONDS);
+            Throwable closedWith = recorder.awaitClosed();
+            // A reset (socket closed with the server's session ticket unread) would lose bytes or fail the read.
+            assertEquals(total, received.handle((n, e) -> e != null ? e + " " + java.util.Arrays.toString(
+                    e.getSuppressed()) : n).get(WAIT, TimeUnit.SECONDS), "every byte before the close_notify");
+            assertNull(closedWith);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void anUntrustedCertificateFailsConnectWithTheSslException(String name) throws Exception {
+        assertHandshakeFails(name, TestCertificates.get().untrustedServerContext());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void aCertificateForAnotherHostFailsConnectWithTheSslException(String name) throws Exception {
+        assertHandshakeFails(name, TestCertificates.get().wrongHostServerContext());
+    }
+
+    private static void assertHandshakeFails(String name, SSLContext serverContext) throws Exception {
+        try (EchoPeer peer = EchoPeer.start(EchoPeer.Mode.ECHO, serverContext);
+             Transport transport = Transports.create(name, tlsConfig())) {
+            NettyTransportTest.Recorder recorder = new NettyTransportTest.Recorder();
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> transport.connect(peer.address(), recorder).get(WAIT, TimeUnit.SECONDS));
+            TransportException failure = assertInstanceOf(TransportException.class, e.getCause());
+            assertInstanceOf(SSLException.class, failure.getCause(), failure.toString());
+            assertEquals(0, recorder.closedCalls.get(), "no onClosed for a connection never handed out");
+            assertEquals(0, transport.stats().connections());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void theConnectTimeoutCoversAHandshakeThatNeverEnds(String name) throws Exception {
+        TransportConfig config = TransportConfig.builder().connectTimeout(Duration.ofMillis(300))
+                .tls(TlsConfig.of(TestCertificates.get().clientContext())).build();
+        // Accepts and never answers the ClientHello.
+        try (ServerSocket silent = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+             Transport transport = Transports.create(name, config)) {
+            long start = System.nanoTime();
+            ExecutionException e = assertThrows(ExecutionException.class, () -> transport.connect(
+                    (InetSocketAddress) silent.getLocalSocketAddress(), new NettyTransportTest.Recorder())
+                    .get(WAIT, TimeUnit.SECONDS));
+            long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            TransportException failure = assertInstanceOf(TransportException.class, e.getCause());
+            assertInstanceOf(SSLException.class, failure.getCause(), failure.toString());
+            assertTrue(failure.getMessage().contains("timed out"), failure.getMessage());
+            assertTrue(tookMs >= 250 && tookMs < 5000, "took " + tookMs + " ms");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void aPlaintextServerFailsTheHandshake(String name) throws Exception {
+        try (EchoPeer plaintext = EchoPeer.start(EchoPeer.Mode.ECHO);
+             Transport transport = Transports.create(name, tlsConfig())) {
+            // The echo returns our own ClientHello: a record a client never accepts.
+            ExecutionException e = assertThrows(ExecutionException.class, () -> transport.connect(
+                    plaintext.address(), new NettyTransportTest.Recorder()).get(WAIT, TimeUnit.SECONDS));
+            TransportException failure = assertInstanceOf(TransportException.class, e.getCause());
+            assertInstanceOf(SSLException.class, failure.getCause(), failure.toString());
+        }
+    }
+}
