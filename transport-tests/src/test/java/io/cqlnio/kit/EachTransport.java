@@ -13,5 +13,5 @@ import java.lang.annotation.Target;
 @Retention(RetentionPolicy.RUNTIME)
 @ParameterizedTest(name = "[{0}]")
 @MethodSource("io.cqlnio.kit.Kit#implementations")
-@interface EachTransport {
+public @interface EachTransport {
 }

@@ -15,8 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A loopback TCP fault proxy between a transport and its peer, scriptable per direction: fragment every segment
- * into 1-byte or random-size writes, delay each chunk, stall once for a while, throttle to N bytes/s, and cut
- * the stream at a chosen byte offset (RST, FIN, half-close or a silent black hole).
+ * into 1-byte or random-size writes, delay each chunk, stall once for a while, throttle to N bytes/s, flip one
+ * bit at a chosen byte offset, and cut the stream at a chosen byte offset (RST, FIN, half-close or a silent black
+ * hole). It forwards whatever the legs carry: over TLS ({@link Wire#TLS}) that is ciphertext, so fragments, stalls
+ * and cuts fall inside TLS records.
  *
  * <p>Blocking, two pump threads per proxied connection: simple enough to trust, and each write is its own TCP
  * segment (TCP_NODELAY on both legs), so the transport's reads really do see the fragments. Sleeps here are the
@@ -53,9 +55,10 @@ final class FaultProxy implements AutoCloseable {
         final long bytesPerSecond;
         final long cutAt;
         final Cut cut;
+        final long corruptAt;
 
         private Script(int minChunk, int maxChunk, long delayMillis, long stallAfter, long stallMillis,
-                       long bytesPerSecond, long cutAt, Cut cut) {
+                       long bytesPerSecond, long cutAt, Cut cut, long corruptAt) {
             this.minChunk = minChunk;
             this.maxChunk = maxChunk;
             this.delayMillis = delayMillis;
@@ -64,16 +67,17 @@ final class FaultProxy implements AutoCloseable {
             this.bytesPerSecond = bytesPerSecond;
             this.cutAt = cutAt;
             this.cut = cut;
+            this.corruptAt = corruptAt;
         }
 
         /** Forwards bytes as they come. */
         static Script clean() {
-            return new Script(0, 0, 0, -1, 0, 0, -1, null);
+            return new Script(0, 0, 0, -1, 0, 0, -1, null, -1);
         }
 
         /** Every write is {@code min..max} bytes (seeded), each its own segment. */
         Script fragment(int min, int max) {
-            return new Script(min, max, delayMillis, stallAfter, stallMillis, bytesPerSecond, cutAt, cut);
+            return new Script(min, max, delayMillis, stallAfter, stallMillis, bytesPerSecond, cutAt, cut, corruptAt);
         }
 
         /** Every byte its own write and segment. */
@@ -83,22 +87,35 @@ final class FaultProxy implements AutoCloseable {
 
         /** Waits {@code millis} before forwarding each chunk read (latency). */
         Script delay(long millis) {
-            return new Script(minChunk, maxChunk, millis, stallAfter, stallMillis, bytesPerSecond, cutAt, cut);
+            return new Script(minChunk, maxChunk, millis, stallAfter, stallMillis,
+                    bytesPerSecond, cutAt, cut, corruptAt);
         }
 
         /** Forwards nothing for {@code millis} once {@code afterBytes} were forwarded. */
         Script stall(long afterBytes, long millis) {
-            return new Script(minChunk, maxChunk, delayMillis, afterBytes, millis, bytesPerSecond, cutAt, cut);
+            return new Script(minChunk, maxChunk, delayMillis, afterBytes, millis,
+                    bytesPerSecond, cutAt, cut, corruptAt);
         }
 
         /** Forwards at most {@code bytesPerSecond}, on average from the first byte. */
         Script throttle(long bytesPerSecond) {
-            return new Script(minChunk, maxChunk, delayMillis, stallAfter, stallMillis, bytesPerSecond, cutAt, cut);
+            return new Script(minChunk, maxChunk, delayMillis, stallAfter, stallMillis,
+                    bytesPerSecond, cutAt, cut, corruptAt);
         }
 
         /** Forwards exactly {@code offset} bytes, then cuts the stream. */
         Script cutAt(long offset, Cut how) {
-            return new Script(minChunk, maxChunk, delayMillis, stallAfter, stallMillis, bytesPerSecond, offset, how);
+            return new Script(minChunk, maxChunk, delayMillis, stallAfter, stallMillis, bytesPerSecond, offset, how,
+                    corruptAt);
+        }
+
+        /**
+         * Flips the lowest bit of the byte at {@code offset} (counted from the first byte forwarded): the
+         * broken-variant control, proving a check downstream notices one wrong byte rather than passing silently.
+         */
+        Script corruptAt(long offset) {
+            return new Script(minChunk, maxChunk, delayMillis, stallAfter, stallMillis, bytesPerSecond, cutAt, cut,
+                    offset);
         }
     }
 
@@ -112,6 +129,7 @@ final class FaultProxy implements AutoCloseable {
     private final AtomicLong forwardedUp = new AtomicLong();
     private final AtomicLong forwardedDown = new AtomicLong();
     private final AtomicLong cuts = new AtomicLong();
+    private final AtomicLong corrupted = new AtomicLong();
     private volatile boolean closed;
 
     FaultProxy(InetSocketAddress upstream, Script toUpstream, Script toClient, long seed) throws IOException {
@@ -142,6 +160,11 @@ final class FaultProxy implements AutoCloseable {
     /** Scripted cuts performed so far. */
     long cuts() {
         return cuts.get();
+    }
+
+    /** Scripted bit flips performed so far. */
+    long corrupted() {
+        return corrupted.get();
     }
 
     /** Unexpected proxy failures (an I/O error caused by a scripted cut or by close() is not one). */
@@ -220,6 +243,10 @@ final class FaultProxy implements AutoCloseable {
                     if (script.cutAt >= 0 && forwarded + n >= script.cutAt) {
                         send = (int) (script.cutAt - forwarded);
                         cutNow = true;
+                    }
+                    if (script.corruptAt >= forwarded && script.corruptAt < forwarded + send) {
+                        buf[(int) (script.corruptAt - forwarded)] ^= 1;
+                        corrupted.incrementAndGet();
                     }
                     forward(out, buf, send);
                     if (cutNow) {

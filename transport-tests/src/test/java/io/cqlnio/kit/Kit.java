@@ -3,6 +3,7 @@ package io.cqlnio.kit;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import org.junit.jupiter.params.provider.Arguments;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,9 +23,12 @@ import java.util.stream.Stream;
  * waits that poll a condition against a deadline (never sleep-and-hope).
  *
  * <p>System properties: {@code cqlnio.kit.transports} (comma-separated) restricts the run to those names, e.g.
- * {@code -Dcqlnio.kit.transports=nio} for a control run against a patched core.
+ * {@code -Dcqlnio.kit.transports=nio} for a control run against a patched core; {@code cqlnio.kit.wires}
+ * ({@code plain}, {@code tls} or both) restricts the {@link EachTransportAndWire} tests to those wires.
+ *
+ * <p>Public for the tests of other packages (TLS handshake failures) that run per implementation too.
  */
-final class Kit {
+public final class Kit {
 
     /** The deliberately broken control: it ignores short writes, so the kit would (rightly) fail on it. */
     static final String NAIVE = "naive";
@@ -38,7 +42,7 @@ final class Kit {
      * Names of the implementations the kit runs against: every provider on the class path but the naive control,
      * and only those that can be created here ({@code netty-epoll} needs Linux and its native library).
      */
-    static Stream<String> implementations() {
+    public static Stream<String> implementations() {
         String only = System.getProperty("cqlnio.kit.transports", "").trim();
         List<String> names = new ArrayList<>(Transports.names());
         names.remove(NAIVE);
@@ -48,6 +52,19 @@ final class Kit {
         }
         Collections.sort(names);
         return names.stream().filter(Kit::available);
+    }
+
+    /**
+     * Every implementation on every wire: ({@code name}, {@link Wire#PLAIN}) and ({@code name}, {@link Wire#TLS}),
+     * so one test body checks an invariant in the clear and again with TLS between the frames and the socket.
+     */
+    static Stream<Arguments> implementationsAndWires() {
+        String only = System.getProperty("cqlnio.kit.wires", "").trim().toUpperCase(java.util.Locale.ROOT);
+        List<Wire> wires = new ArrayList<>(List.of(Wire.values()));
+        if (!only.isEmpty()) {
+            wires.retainAll(Arrays.stream(only.split("\\s*,\\s*")).map(Wire::valueOf).collect(Collectors.toList()));
+        }
+        return implementations().flatMap(name -> wires.stream().map(wire -> Arguments.of(name, wire)));
     }
 
     /** {@link #implementations()}, as a list. */
@@ -69,7 +86,8 @@ final class Kit {
     }
 
     /** Polls {@code condition} every millisecond until it holds, or fails after {@code timeout} naming {@code what}. */
-    static void await(BooleanSupplier condition, Duration timeout, Supplier<String> what) throws InterruptedException {
+    public static void await(BooleanSupplier condition, Duration timeout, Supplier<String> what)
+            throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() - deadline > 0) {
@@ -90,7 +108,7 @@ final class Kit {
     }
 
     /** Milliseconds since {@code startNanos}. */
-    static long millisSince(long startNanos) {
+    public static long millisSince(long startNanos) {
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
     }
 

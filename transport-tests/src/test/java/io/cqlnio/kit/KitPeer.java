@@ -1,5 +1,7 @@
 package io.cqlnio.kit;
 
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import java.io.BufferedInputStream;
 import java.io.DataInputStream;
 import java.io.EOFException;
@@ -19,22 +21,29 @@ import java.util.concurrent.CountDownLatch;
  * A blocking loopback peer for the kit: one thread per accepted connection runs a {@link Server}. It may start
  * stalled (reads nothing until {@link #release()}) so the client's socket buffers fill and its writes go short.
  * Errors a server throws are kept for the test to assert on; an I/O error after {@link #close()} is not one.
+ *
+ * <p>Given an {@link SSLContext}, the peer is a TLS server: it completes the handshake on the accepted socket, then
+ * hands the server the TLS socket, so the bytes on the wire (through a {@link FaultProxy}, into the receive buffer)
+ * are ciphertext. The handshake comes before any stall: the transport's connect completes only after it.
+ *
+ * <p>Public for the TLS tests of other packages (handshake failures), which need the same kinds of peer.
  */
-final class KitPeer implements AutoCloseable {
+public final class KitPeer implements AutoCloseable {
 
     /** Serves one accepted connection. */
     @FunctionalInterface
-    interface Server {
+    public interface Server {
         void serve(int index, Socket socket) throws Exception;
     }
 
     /** Receives each whole CQL frame a {@link #frames} server reads; the buffer is the peer's own copy. */
     @FunctionalInterface
-    interface FrameSink {
+    public interface FrameSink {
         void onFrame(int connection, ByteBuffer frame) throws Exception;
     }
 
     private final ServerSocket server;
+    private final SSLContext tls;
     private final Server serve;
     private final CountDownLatch released;
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
@@ -45,13 +54,16 @@ final class KitPeer implements AutoCloseable {
      * @param receiveBuffer SO_RCVBUF of accepted sockets, set before bind so the window fits (0: OS default)
      * @param stalled       accept, but run no server until {@link #release()}
      * @param backlog       the listen backlog (many-connection tests need a deep one)
+     * @param tls           the TLS server's context, or {@code null} to serve in the clear
      */
-    KitPeer(int receiveBuffer, boolean stalled, int backlog, Server serve) throws IOException {
+    public KitPeer(int receiveBuffer, boolean stalled, int backlog, SSLContext tls, Server serve)
+            throws IOException {
         this.server = new ServerSocket();
         if (receiveBuffer > 0) {
             server.setReceiveBufferSize(receiveBuffer);
         }
         server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), backlog);
+        this.tls = tls;
         this.serve = serve;
         this.released = new CountDownLatch(stalled ? 1 : 0);
         Thread acceptor = new Thread(this::acceptLoop, "kit-peer-accept");
@@ -59,8 +71,17 @@ final class KitPeer implements AutoCloseable {
         acceptor.start();
     }
 
+    KitPeer(int receiveBuffer, boolean stalled, int backlog, Server serve) throws IOException {
+        this(receiveBuffer, stalled, backlog, null, serve);
+    }
+
     KitPeer(int receiveBuffer, boolean stalled, Server serve) throws IOException {
-        this(receiveBuffer, stalled, 50, serve);
+        this(receiveBuffer, stalled, 50, null, serve);
+    }
+
+    /** A peer on {@code wire}: in the clear, or a TLS server with the kit's test certificate. */
+    KitPeer(Wire wire, int receiveBuffer, boolean stalled, Server serve) throws IOException {
+        this(receiveBuffer, stalled, 50, wire.server(), serve);
     }
 
     /** A server that reads whole CQL frames (header length field) and hands each to {@code sink}. */
@@ -69,7 +90,7 @@ final class KitPeer implements AutoCloseable {
     }
 
     /** Like {@link #frames(FrameSink)}, and writes every frame back when {@code echo}. */
-    static Server frames(FrameSink sink, boolean echo) {
+    public static Server frames(FrameSink sink, boolean echo) {
         return (index, socket) -> {
             DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 65536));
             OutputStream out = socket.getOutputStream();
@@ -100,7 +121,7 @@ final class KitPeer implements AutoCloseable {
     }
 
     /** A server that reads and discards everything until end of stream. */
-    static Server discard() {
+    public static Server discard() {
         return (index, socket) -> {
             byte[] buf = new byte[65536];
             while (socket.getInputStream().read(buf) >= 0) {
@@ -109,7 +130,7 @@ final class KitPeer implements AutoCloseable {
         };
     }
 
-    InetSocketAddress address() {
+    public InetSocketAddress address() {
         return (InetSocketAddress) server.getLocalSocketAddress();
     }
 
@@ -117,15 +138,15 @@ final class KitPeer implements AutoCloseable {
         released.countDown();
     }
 
-    List<Throwable> errors() {
+    public List<Throwable> errors() {
         return errors;
     }
 
-    List<Socket> sockets() {
+    public List<Socket> sockets() {
         return sockets;
     }
 
-    /** Resets every accepted connection: SO_LINGER 0 makes close() send RST instead of FIN. */
+    /** Resets every accepted connection (the TCP sockets under TLS): SO_LINGER 0 makes close() send RST, not FIN. */
     void resetAll() {
         for (Socket s : sockets) {
             reset(s);
@@ -160,8 +181,9 @@ final class KitPeer implements AutoCloseable {
 
     private void run(int connection, Socket s) {
         try (s) {
+            Socket served = tls == null ? s : handshake(s);
             released.await();
-            serve.serve(connection, s);
+            serve.serve(connection, served);
         } catch (SocketException e) {
             if (!closed && !s.isClosed()) {
                 errors.add(e);
@@ -171,6 +193,20 @@ final class KitPeer implements AutoCloseable {
                 errors.add(t);
             }
         }
+    }
+
+    /**
+     * The server side of the TLS handshake, layered on the accepted socket. Closing that socket ends both; no
+     * close_notify is sent at the end, as when a server process goes away (a test that wants one calls
+     * {@code shutdownOutput()} on the TLS socket).
+     */
+    private Socket handshake(Socket s) throws IOException {
+        SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, null, s.getPort(), true);
+        ssl.setUseClientMode(false);
+        s.setSoTimeout(10_000); // a client that never finishes its handshake must not hold this thread for good
+        ssl.startHandshake();
+        s.setSoTimeout(0);
+        return ssl;
     }
 
     @Override

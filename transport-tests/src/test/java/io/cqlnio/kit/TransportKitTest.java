@@ -64,8 +64,16 @@ class TransportKitTest {
         return closer.add(Transports.create(name, config.build()));
     }
 
+    private Transport transport(String name, Wire wire, TransportConfig.Builder config) {
+        return transport(name, wire.client(config));
+    }
+
     private KitPeer peer(int receiveBuffer, boolean stalled, KitPeer.Server server) throws IOException {
-        return closer.add(new KitPeer(receiveBuffer, stalled, server));
+        return peer(Wire.PLAIN, receiveBuffer, stalled, server);
+    }
+
+    private KitPeer peer(Wire wire, int receiveBuffer, boolean stalled, KitPeer.Server server) throws IOException {
+        return closer.add(new KitPeer(wire, receiveBuffer, stalled, server));
     }
 
     private static TransportConfig.Builder tiny() {
@@ -91,14 +99,20 @@ class TransportKitTest {
 
     // ------------------------------------------------------------------------------------------- connect
 
-    @EachTransport
-    void connectSucceedsAndGracefulCloseReportsANullCause(String name) throws Exception {
-        KitPeer peer = peer(0, false, KitPeer.discard());
+    @EachTransportAndWire
+    void connectSucceedsAndGracefulCloseReportsANullCause(String name, Wire wire) throws Exception {
+        KitPeer peer = peer(wire, 0, false, KitPeer.discard());
         Recorder handler = new Recorder();
-        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
+        Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
         assertTrue(c.isOpen());
         assertEquals(peer.address(), c.remoteAddress());
+        if (wire == Wire.TLS) {
+            assertNotNull(c.tlsSession(), "tlsSession() once connected over TLS");
+            assertTrue(c.tlsSession().getProtocol().startsWith("TLS"), c.tlsSession().getProtocol());
+        } else {
+            assertNull(c.tlsSession(), "tlsSession() of a plaintext connection");
+        }
         CompletableFuture<Void> closing = c.close();
         assertFalse(c.isOpen(), "isOpen() after close()");
         closing.get(5, TimeUnit.SECONDS);
@@ -174,11 +188,11 @@ class TransportKitTest {
 
     // ------------------------------------------------------------------------------------------- writes
 
-    @EachTransport
-    void concurrentProducersFramesArriveWholeAndInOrderThroughShortWrites(String name) throws Exception {
+    @EachTransportAndWire
+    void concurrentProducersFramesArriveWholeAndInOrderThroughShortWrites(String name, Wire wire) throws Exception {
         OrderingCheck check = new OrderingCheck(8, 2_500, 4);
-        KitPeer peer = peer(4096, true, KitPeer.frames(check));
-        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        KitPeer peer = peer(wire, 4096, true, KitPeer.frames(check));
+        Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         check.start(c);
         // Let both kernels' buffers fill before the peer reads: every write after that is a short one.
         AtomicLong maxPending = new AtomicLong();
@@ -193,11 +207,11 @@ class TransportKitTest {
         assertTrue(peer.errors().isEmpty(), "peer errors: " + peer.errors());
     }
 
-    @EachTransport
-    void multiPartFramesGoOutContiguouslyInArrayOrder(String name) throws Exception {
+    @EachTransportAndWire
+    void multiPartFramesGoOutContiguouslyInArrayOrder(String name, Wire wire) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(4096, false, KitPeer.frames((i, f) -> received.add(f)));
-        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        KitPeer peer = peer(wire, 4096, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         SplittableRandom random = new SplittableRandom(7);
         int frames = 2_000;
         Outcomes outcomes = new Outcomes(frames);
@@ -218,12 +232,12 @@ class TransportKitTest {
         assertTrue(outcomes.failures.isEmpty(), outcomes.failures.toString());
     }
 
-    @EachTransport
-    void gracefulCloseFlushesWhatWasAcceptedAndRefusesTheRest(String name) throws Exception {
+    @EachTransportAndWire
+    void gracefulCloseFlushesWhatWasAcceptedAndRefusesTheRest(String name, Wire wire) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(4096, true, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
+        KitPeer peer = peer(wire, 4096, true, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
         Recorder handler = new Recorder();
-        Connection c = transport(name, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Connection c = transport(name, wire, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 500);
 
         CompletableFuture<Void> closed = c.close();
@@ -247,11 +261,11 @@ class TransportKitTest {
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
     }
 
-    @EachTransport
-    void abortFailsEveryUnwrittenFrameOnceWithTheCause(String name) throws Exception {
-        KitPeer peer = peer(4096, true, KitPeer.discard());
+    @EachTransportAndWire
+    void abortFailsEveryUnwrittenFrameOnceWithTheCause(String name, Wire wire) throws Exception {
+        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
         Recorder handler = new Recorder();
-        Connection c = transport(name, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Connection c = transport(name, wire, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
 
         IllegalStateException cause = new IllegalStateException("driver gave up");
@@ -271,11 +285,11 @@ class TransportKitTest {
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
     }
 
-    @EachTransport
-    void peerResetFailsEveryUnwrittenFrameOnce(String name) throws Exception {
-        KitPeer peer = peer(4096, true, KitPeer.discard());
+    @EachTransportAndWire
+    void peerResetFailsEveryUnwrittenFrameOnce(String name, Wire wire) throws Exception {
+        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
         Recorder handler = new Recorder();
-        Connection c = transport(name, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Connection c = transport(name, wire, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
         Kit.await(() -> !peer.sockets().isEmpty(), "peer accepted");
 
@@ -292,17 +306,17 @@ class TransportKitTest {
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
     }
 
-    @EachTransport
-    void peerEofClosesWithANonNullCause(String name) throws Exception {
+    @EachTransportAndWire
+    void peerEofClosesWithANonNullCause(String name, Wire wire) throws Exception {
         // The peer ends its output once it has read the client's first frame: the connection is surely handed out
         // by then (see the next test for a peer that closes at once).
-        KitPeer peer = peer(0, false, (i, s) -> {
+        KitPeer peer = peer(wire, 0, false, (i, s) -> {
             s.getInputStream().readNBytes(KitFrames.HEADER + 8);
             s.shutdownOutput();
             KitPeer.discard().serve(i, s);
         });
         Recorder handler = new Recorder();
-        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
+        Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
         c.write(KitFrames.frame(0, 0, 8, false), null);
         Throwable cause = handler.closed.get(10, TimeUnit.SECONDS);
@@ -343,11 +357,12 @@ class TransportKitTest {
         }
     }
 
-    @EachTransport
-    void transportCloseFailsPendingFramesIsIdempotentAndLeavesNoThreadBehind(String name) throws Exception {
+    @EachTransportAndWire
+    void transportCloseFailsPendingFramesIsIdempotentAndLeavesNoThreadBehind(String name, Wire wire) throws Exception {
+        TransportConfig config = wire.client(tiny().loops(2)).build(); // before the snapshot: keytool's threads
         Set<Thread> before = new HashSet<>(Thread.getAllStackTraces().keySet());
-        KitPeer peer = peer(4096, true, KitPeer.discard());
-        Transport transport = Transports.create(name, tiny().loops(2).build());
+        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
+        Transport transport = Transports.create(name, config);
         Recorder h1 = new Recorder();
         Recorder h2 = new Recorder();
         Connection c1 = transport.connect(peer.address(), h1).get(5, TimeUnit.SECONDS);
@@ -373,10 +388,14 @@ class TransportKitTest {
                 () -> "threads left behind by Transport.close(): " + newLiveThreads(before));
     }
 
-    /** Live threads not in {@code before}, minus the kit peer's own. */
+    /**
+     * Live threads not in {@code before}, minus the kit peer's own and the JVM's common pool (where TLS delegated
+     * tasks run by default: it belongs to no transport and keeps idle workers for a while).
+     */
     static List<String> newLiveThreads(Set<Thread> before) {
         return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.isAlive() && !before.contains(t) && !t.getName().startsWith("kit-"))
+                .filter(t -> t.isAlive() && !before.contains(t) && !t.getName().startsWith("kit-")
+                        && !t.getName().startsWith("ForkJoinPool.commonPool-"))
                 .map(Thread::getName).sorted().collect(Collectors.toList());
     }
 
@@ -437,11 +456,11 @@ class TransportKitTest {
         }
     }
 
-    @EachTransport
-    void writesExactlyPositionToLimitOfAnyBufferKind(String name) throws Exception {
+    @EachTransportAndWire
+    void writesExactlyPositionToLimitOfAnyBufferKind(String name, Wire wire) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
-        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
+        KitPeer peer = peer(wire, 0, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), new Recorder())
                 .get(5, TimeUnit.SECONDS);
         List<ByteBuffer> sent = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -465,11 +484,11 @@ class TransportKitTest {
         }
     }
 
-    @EachTransport
-    void emptyFramesSucceedInOrderAndPutNothingOnTheWire(String name) throws Exception {
+    @EachTransportAndWire
+    void emptyFramesSucceedInOrderAndPutNothingOnTheWire(String name, Wire wire) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
-        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
+        KitPeer peer = peer(wire, 0, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), new Recorder())
                 .get(5, TimeUnit.SECONDS);
         Outcomes outcomes = new Outcomes(6);
         c.write(KitFrames.frame(0, 0, 8, false), outcomes.listener(0));
@@ -486,11 +505,11 @@ class TransportKitTest {
         assertEquals(1, KitFrames.check(received.get(1), 0));
     }
 
-    @EachTransport
-    void aBufferMayBeReusedOnceItsListenerSaidSuccess(String name) throws Exception {
+    @EachTransportAndWire
+    void aBufferMayBeReusedOnceItsListenerSaidSuccess(String name, Wire wire) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(4096, false, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
-        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+        KitPeer peer = peer(wire, 4096, false, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
+        Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         ByteBuffer pooled = ByteBuffer.allocateDirect(KitFrames.HEADER + KitFrames.STORY_BODY);
         for (int i = 0; i < 200; i++) {
             // The driver's pattern: one buffer, refilled as soon as the transport is done with it.
@@ -525,11 +544,11 @@ class TransportKitTest {
 
     // ------------------------------------------------------------------------------------------- writability
 
-    @EachTransport
-    void writabilityFlipsOnceEachWayAcrossTheWatermarks(String name) throws Exception {
-        KitPeer peer = peer(4096, true, KitPeer.discard());
+    @EachTransportAndWire
+    void writabilityFlipsOnceEachWayAcrossTheWatermarks(String name, Wire wire) throws Exception {
+        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
         Recorder handler = new Recorder();
-        Connection c = transport(name, tiny().writeHighWatermark(64 * 1024).writeLowWatermark(16 * 1024))
+        Connection c = transport(name, wire, tiny().writeHighWatermark(64 * 1024).writeLowWatermark(16 * 1024))
                 .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         int written = 0;
         // An implementation may count a frame against the watermark only once its loop has taken it (Netty's
@@ -583,10 +602,10 @@ class TransportKitTest {
         }
     }
 
-    @EachTransport
-    void pendingBytesNeverExceedTheBytesAccepted(String name) throws Exception {
-        KitPeer peer = peer(4096, true, KitPeer.discard());
-        Connection c = transport(name, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
+    @EachTransportAndWire
+    void pendingBytesNeverExceedTheBytesAccepted(String name, Wire wire) throws Exception {
+        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
+        Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         int frames = 2000;
         long accepted = 0;
         // Legitimate difference: the Netty baseline adds its coalescer queue's bytes to Netty's own outbound count,
@@ -640,30 +659,30 @@ class TransportKitTest {
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
     }
 
-    @EachTransport
-    void inboundFramesSplitAnywhereArriveWhole(String name) throws Exception {
+    @EachTransportAndWire
+    void inboundFramesSplitAnywhereArriveWhole(String name, Wire wire) throws Exception {
         SplittableRandom sizes = new SplittableRandom(11);
         List<ByteBuffer> frames = new ArrayList<>();
         for (int i = 0; i < 400; i++) {
             frames.add(KitFrames.response(0, i, KitFrames.mixedBody(sizes)));
         }
-        KitPeer peer = peer(0, false, sendsInChunks(frames, 12, 3));
+        KitPeer peer = peer(wire, 0, false, sendsInChunks(frames, 12, 3));
         Recorder handler = new Recorder();
-        transport(name, TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        transport(name, wire, TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Kit.await(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
         assertFramesInOrder(handler, frames.size());
     }
 
-    @EachTransport
-    void framesLargerThanTheReadBufferArriveWhole(String name) throws Exception {
+    @EachTransportAndWire
+    void framesLargerThanTheReadBufferArriveWhole(String name, Wire wire) throws Exception {
         List<ByteBuffer> frames = new ArrayList<>();
         int[] bodies = {8, 100, 10_000, KitFrames.STORY_BODY, 1 << 20, 8, 8 << 20, 55};
         for (int i = 0; i < bodies.length; i++) {
             frames.add(KitFrames.response(0, i, bodies[i]));
         }
-        KitPeer peer = peer(0, false, sendsInChunks(frames, 13, 1));
+        KitPeer peer = peer(wire, 0, false, sendsInChunks(frames, 13, 1));
         Recorder handler = new Recorder();
-        transport(name, TransportConfig.builder().readBufferSize(64)).connect(peer.address(), handler)
+        transport(name, wire, TransportConfig.builder().readBufferSize(64)).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
         Kit.await(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
         assertFramesInOrder(handler, frames.size());
@@ -725,10 +744,10 @@ class TransportKitTest {
 
     // ------------------------------------------------------------------------------------------- handlers
 
-    @EachTransport
-    void aThrowingHandlerClosesOnlyItsOwnConnection(String name) throws Exception {
-        KitPeer peer = peer(0, false, KitPeer.frames(null, true));
-        Transport transport = transport(name, TransportConfig.builder().loops(1));
+    @EachTransportAndWire
+    void aThrowingHandlerClosesOnlyItsOwnConnection(String name, Wire wire) throws Exception {
+        KitPeer peer = peer(wire, 0, false, KitPeer.frames(null, true));
+        Transport transport = transport(name, wire, TransportConfig.builder().loops(1));
         RuntimeException boom = new RuntimeException("handler bug");
         Recorder bad = new Recorder() {
             @Override
