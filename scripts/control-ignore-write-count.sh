@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
-# Proves the write-path tests can fail: applies docs/controls/ignore-write-count.patch (FrameWriter
-# retires what it offered instead of what write() returned: the origin-story bug), runs the write-path
-# tests, expects every one of them to fail, and restores the source whatever happens.
+# Proves the write-path tests can fail. For each control below: applies docs/controls/<patch> to the work
+# tree's transport-core, runs the named tests, expects every one of them to fail, and restores the source
+# whatever happens.
+#   ignore-write-count.patch            FrameWriter retires what it offered, not what write() returned
+#                                       (the origin-story bug)
+#   tls-drop-ciphertext-remainder.patch TlsChannel treats the ciphertext it offered as written (the same bug,
+#                                       one layer down)
+#   tls-ack-on-wrap.patch               TlsChannel counts plaintext as written once encrypted, before the
+#                                       kernel has its ciphertext
+#   tls-no-close-notify.patch           a graceful close over TLS ends the stream without close_notify
+# Usage: scripts/control-ignore-write-count.sh [patch-name ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-patch=docs/controls/ignore-write-count.patch
-git apply "$patch"
-trap 'git apply -R "$patch"' EXIT
+
+declare -A controls=(
+  [ignore-write-count.patch]='FrameWriterShortWriteTest FrameWriterConcurrencyTest RealSocketShortWriteTest'
+  [tls-drop-ciphertext-remainder.patch]='TlsWritePathTest#shortCiphertext* RealSocketShortWriteTest'
+  [tls-ack-on-wrap.patch]='TlsWritePathTest#shortCiphertext*'
+  [tls-no-close-notify.patch]='ConnectionLifecycleTest#graceful*'
+)
+order=(ignore-write-count.patch tls-drop-ciphertext-remainder.patch tls-ack-on-wrap.patch tls-no-close-notify.patch)
+if [ $# -gt 0 ]; then order=("$@"); fi
+
 status=0
-for test in FrameWriterShortWriteTest FrameWriterConcurrencyTest RealSocketShortWriteTest; do
-  if mvn -B -q -o -pl transport-core test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
-       > "target-control-$test.log" 2>&1; then
-    echo "CONTROL FAILED: $test passed against the broken write path"
-    status=1
-  else
-    echo "ok: $test fails against the broken write path: $(grep -m1 -E 'AssertionFailed|AssertionError|Exception:' "target-control-$test.log" | cut -c1-200)"
-  fi
-  rm -f "target-control-$test.log"
+for name in "${order[@]}"; do
+  patch=docs/controls/$name
+  git apply "$patch"
+  trap 'git apply -R "$patch"' EXIT
+  for test in ${controls[$name]}; do
+    log="target-control-${test%%#*}.log"
+    if mvn -B -q -o -pl transport-core test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
+         > "$log" 2>&1; then
+      echo "CONTROL FAILED: $test passed against $name"
+      status=1
+    else
+      echo "ok: $test fails against $name: $(grep -m1 -E 'AssertionFailed|AssertionError|Exception:' "$log" | cut -c1-200)"
+    fi
+    rm -f "$log"
+  done
+  git apply -R "$patch"
+  trap - EXIT
 done
 exit $status

@@ -4,12 +4,16 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.ProtocolException;
+import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -33,6 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -193,12 +198,15 @@ class ConnectionLifecycleTest {
         assertEquals(1, handler.closes.get());
     }
 
-    @Test
-    void gracefulCloseFlushesWhatWasAcceptedThenRefuses() throws Exception {
+    @ParameterizedTest(name = "tls={0}")
+    @ValueSource(booleans = {false, true})
+    void gracefulCloseFlushesWhatWasAcceptedThenRefuses(boolean tls) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        FramePeer peer = track(new FramePeer(4096, true, false, (conn, f) -> received.add(TestFrames.check(f, 0))));
+        FramePeer peer = track(new FramePeer(tls ? TestTls.serverContext() : null, 4096, true, false,
+                (conn, f) -> received.add(TestFrames.check(f, 0))));
         Recorder handler = new Recorder();
-        Connection c = transport(tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        Connection c = transport(tiny().tls(tls ? TlsConfig.of(TestTls.clientContext()) : null))
+                .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 500);
 
         CompletableFuture<Void> closed = c.close();
@@ -218,6 +226,44 @@ class ConnectionLifecycleTest {
             assertEquals(i, received.get(i));
         }
         assertEquals(1, handler.closes.get());
+        // The peer saw the stream end after the last frame, and over TLS by close_notify, not truncation.
+        awaitCondition(() -> peer.cleanEnds() == 1 || !peer.errors().isEmpty(), "the peer to see the end");
+        assertEquals(List.of(), peer.errors());
+    }
+
+    @Test
+    void aTlsHandshakeThatNeverFinishesFailsConnectWithinConnectTimeout() throws Exception {
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            long start = System.nanoTime();
+            CompletableFuture<Connection> connecting = transport(TransportConfig.builder()
+                    .connectTimeout(java.time.Duration.ofMillis(300)).tls(TlsConfig.of(TestTls.clientContext())))
+                    .connect((InetSocketAddress) silent.getLocalSocketAddress(), new Recorder());
+            Throwable failure = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> connecting.get(5, TimeUnit.SECONDS)).getCause();
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertInstanceOf(TransportException.class, failure);
+            assertTrue(failure.getMessage().contains("TLS handshake") && failure.getMessage().contains("300 ms"),
+                    failure.getMessage());
+            assertTrue(millis >= 250 && millis < 3000, "failed after " + millis + " ms");
+        }
+    }
+
+    @Test
+    void aPlaintextServerFailsTheTlsConnectWithTheSslCause() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Connection> connecting = transport(TransportConfig.builder()
+                    .tls(TlsConfig.of(TestTls.clientContext())))
+                    .connect((InetSocketAddress) server.getLocalSocketAddress(), new Recorder());
+            try (Socket s = server.accept()) {
+                // A CQL server without TLS answers the ClientHello as a bad frame: with a v4 ERROR frame.
+                s.getOutputStream().write(new byte[]{(byte) 0x84, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 10});
+                Throwable failure = assertThrows(java.util.concurrent.ExecutionException.class,
+                        () -> connecting.get(5, TimeUnit.SECONDS)).getCause();
+                assertInstanceOf(TransportException.class, failure);
+                assertInstanceOf(javax.net.ssl.SSLException.class, failure.getCause(), String.valueOf(failure));
+                assertTrue(failure.getMessage().contains("TLS handshake"), failure.getMessage());
+            }
+        }
     }
 
     @Test

@@ -30,6 +30,7 @@ final class FramePeer implements AutoCloseable {
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final List<Throwable> errors = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
+    private final java.util.concurrent.atomic.AtomicInteger cleanEnds = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
      * @param receiveBuffer SO_RCVBUF of accepted sockets (0: OS default)
@@ -66,6 +67,14 @@ final class FramePeer implements AutoCloseable {
 
     void release() {
         released.countDown();
+    }
+
+    /**
+     * Connections whose stream ended at a frame boundary without an error; over TLS that takes the client's
+     * close_notify (the JDK reports an end without one as an error).
+     */
+    int cleanEnds() {
+        return cleanEnds.get();
     }
 
     List<Throwable> errors() {
@@ -113,6 +122,7 @@ final class FramePeer implements AutoCloseable {
                 try {
                     in.readFully(header);
                 } catch (EOFException e) {
+                    cleanEnds.incrementAndGet();
                     return;
                 }
                 int body = ByteBuffer.wrap(header).getInt(5);

@@ -103,7 +103,8 @@ class RealSocketShortWriteTest {
                 t.join();
             }
             assertTrue(allArrived.await(90, TimeUnit.SECONDS),
-                    "frames at peer: " + framesAtPeer.get() + ", peer failure: " + peerFailure.get());
+                    "frames at peer: " + framesAtPeer.get() + ", peer failure: " + peerFailure.get()
+                            + ", peer errors: " + peer.errors());
             if (peerFailure.get() != null) {
                 throw new AssertionError("peer saw a corrupt stream", peerFailure.get());
             }
