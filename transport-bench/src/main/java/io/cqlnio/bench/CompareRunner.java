@@ -36,7 +36,9 @@ import java.util.TreeSet;
  * Options (all optional): {@code --transports a,b} (default: every SPI provider found plus blocking),
  * {@code --sizes}, {@code --windows}, {@code --connections}, {@code --forks}, {@code --wi}/{@code --w}
  * (warmup iterations/seconds), {@code --i}/{@code --r} (measurement iterations/seconds),
- * {@code --throughput false}, {@code --latency}, {@code --oneway}, {@code --json FILE}, {@code --md FILE}.
+ * {@code --throughput false}, {@code --latency}, {@code --oneway}, {@code --json FILE}, {@code --md FILE},
+ * {@code --tls false,true} (TLS rows for the throughput and latency benchmarks; {@code blocking} has no TLS variant
+ * and is left out of the TLS rows; default {@code false}).
  */
 public final class CompareRunner {
 
@@ -60,6 +62,7 @@ public final class CompareRunner {
         boolean throughput = true;
         boolean latency;
         boolean oneWay;
+        List<String> tls = List.of("false");
         Path json = Path.of("target", "compare.json");
         Path markdown;
 
@@ -80,6 +83,7 @@ public final class CompareRunner {
                     case "--throughput": s.throughput = Boolean.parseBoolean(value); i++; break;
                     case "--latency": s.latency = true; break;
                     case "--oneway": s.oneWay = true; break;
+                    case "--tls": s.tls = List.of(value.split(",")); i++; break;
                     case "--json": s.json = Path.of(value); i++; break;
                     case "--md": s.markdown = Path.of(value); i++; break;
                     default: throw new IllegalArgumentException("unknown option " + args[i]
@@ -126,7 +130,7 @@ public final class CompareRunner {
         Collection<RunResult> echo = List.of();
         Collection<RunResult> latency = List.of();
         if (settings.throughput) {
-            echo = runJmh(settings, ThroughputBenchmark.class, true, "throughput");
+            echo = runWithTls(settings, ThroughputBenchmark.class, true, "throughput");
             all.addAll(echo);
             report.append(throughputTable("Throughput (echo, frames/s counted at the receiver)", echo, settings));
         }
@@ -136,7 +140,7 @@ public final class CompareRunner {
             report.append(throughputTable("One-way writes (peer discards, frames/s completed)", results, settings));
         }
         if (settings.latency) {
-            latency = runJmh(settings, LatencyBenchmark.class, false, "latency");
+            latency = runWithTls(settings, LatencyBenchmark.class, false, "latency");
             all.addAll(latency);
             report.append(latencyTable(latency, settings));
         }
@@ -144,11 +148,38 @@ public final class CompareRunner {
         return new Report(report.toString(), all);
     }
 
+    /**
+     * One JMH run per {@code --tls} value (results concatenated, plaintext first): the TLS run leaves out
+     * {@code blocking}, which has no TLS variant. JSON per value: {@code -throughput.json}, {@code -throughput-tls.json}.
+     */
+    private static Collection<RunResult> runWithTls(Settings s, Class<?> benchmark, boolean echoGrid, String suffix)
+            throws RunnerException {
+        List<RunResult> all = new ArrayList<>();
+        for (String tls : s.tls) {
+            boolean on = Boolean.parseBoolean(tls);
+            List<String> transports = new ArrayList<>(s.transports);
+            if (on) {
+                transports.remove(Harness.BLOCKING);
+            }
+            if (transports.isEmpty()) {
+                continue;
+            }
+            all.addAll(runJmh(s, benchmark, echoGrid, on ? suffix + "-tls" : suffix, transports,
+                    new String[] {String.valueOf(on)}));
+        }
+        return all;
+    }
+
     private static Collection<RunResult> runJmh(Settings s, Class<?> benchmark, boolean echoGrid, String suffix)
             throws RunnerException {
+        return runJmh(s, benchmark, echoGrid, suffix, s.transports, null);
+    }
+
+    private static Collection<RunResult> runJmh(Settings s, Class<?> benchmark, boolean echoGrid, String suffix,
+                                                List<String> transports, String[] tls) throws RunnerException {
         ChainedOptionsBuilder options = new OptionsBuilder()
                 .include(benchmark.getName().replace(".", "\\.") + "\\.")
-                .param("transport", s.transports.toArray(new String[0]))
+                .param("transport", transports.toArray(new String[0]))
                 .param("frameSize", s.sizes.toArray(new String[0]))
                 .forks(s.forks)
                 .warmupIterations(s.warmupIterations).warmupTime(s.warmupTime)
@@ -156,6 +187,9 @@ public final class CompareRunner {
                 .addProfiler(GCProfiler.class)
                 .resultFormat(ResultFormatType.JSON)
                 .result(jsonPath(s.json, suffix));
+        if (tls != null) {
+            options.param("tls", tls);
+        }
         if (echoGrid) {
             options.param("window", s.windows.toArray(new String[0]))
                     .param("connections", s.connections.toArray(new String[0]));
@@ -179,12 +213,12 @@ public final class CompareRunner {
             String window = r.getParams().getParam("window");
             String connections = r.getParams().getParam("connections");
             String key = r.getParams().getParam("frameSize") + "|" + (window == null ? "-" : window) + "|"
-                    + (connections == null ? "1" : connections);
+                    + (connections == null ? "1" : connections) + "|" + tlsOf(r);
             keys.add(key);
             rows.computeIfAbsent(key, k -> new LinkedHashMap<>()).put(r.getParams().getParam("transport"), r);
         }
         StringBuilder t = new StringBuilder("### ").append(title).append("\n\n");
-        t.append("| body B | window | conns |");
+        t.append("| body B | window | conns | tls |");
         for (String tr : s.transports) {
             t.append(' ').append(tr).append(" frames/s |");
         }
@@ -192,12 +226,13 @@ public final class CompareRunner {
         for (String tr : s.transports) {
             t.append(' ').append(tr).append(" B/frame |");
         }
-        t.append("\n|---|---|---|");
+        t.append("\n|---|---|---|---|");
         t.append("---:|".repeat(s.transports.size() * 2 + 2)).append('\n');
         for (String key : keys) {
             String[] k = key.split("\\|");
             Map<String, RunResult> row = rows.get(key);
-            t.append("| ").append(k[0]).append(" | ").append(k[1]).append(" | ").append(k[2]).append(" |");
+            t.append("| ").append(k[0]).append(" | ").append(k[1]).append(" | ").append(k[2]).append(" | ")
+                    .append(k[3]).append(" |");
             for (String tr : s.transports) {
                 t.append(' ').append(format(frames(row.get(tr)))).append(" |");
             }
@@ -214,6 +249,10 @@ public final class CompareRunner {
     private static int compareRowKeys(String a, String b) {
         String[] x = a.split("\\|");
         String[] y = b.split("\\|");
+        int byTls = x[3].compareTo(y[3]); // "off" before "on": plaintext rows first
+        if (byTls != 0) {
+            return byTls;
+        }
         for (int i = 0; i < 3; i++) {
             int c = Long.compare(number(x[i]), number(y[i]));
             if (c != 0) {
@@ -221,6 +260,11 @@ public final class CompareRunner {
             }
         }
         return 0;
+    }
+
+    /** "on" or "off"; benchmarks without the parameter are plaintext. */
+    static String tlsOf(RunResult r) {
+        return Boolean.parseBoolean(r.getParams().getParam("tls")) ? "on" : "off";
     }
 
     private static long number(String s) {
@@ -252,21 +296,27 @@ public final class CompareRunner {
     static String latencyTable(Collection<RunResult> results, Settings s) {
         Map<String, Map<String, RunResult>> rows = new LinkedHashMap<>();
         for (RunResult r : results) {
-            rows.computeIfAbsent(r.getParams().getParam("frameSize"), k -> new LinkedHashMap<>())
+            rows.computeIfAbsent(r.getParams().getParam("frameSize") + "|" + tlsOf(r), k -> new LinkedHashMap<>())
                     .put(r.getParams().getParam("transport"), r);
         }
         StringBuilder t = new StringBuilder("### Latency (one outstanding frame, µs: p50 / p99 / p99.9)\n\n");
-        t.append("| body B |");
+        t.append("| body B | tls |");
         for (String tr : s.transports) {
             t.append(' ').append(tr).append(" |");
         }
-        t.append(" nio/netty-nio p50 | nio/netty-nio p99 |\n|---|");
+        t.append(" nio/netty-nio p50 | nio/netty-nio p99 |\n|---|---|");
         t.append("---:|".repeat(s.transports.size() + 2)).append('\n');
         List<String> sizes = new ArrayList<>(rows.keySet());
-        sizes.sort((a, b) -> Long.compare(Long.parseLong(a), Long.parseLong(b)));
+        sizes.sort((a, b) -> {
+            String[] x = a.split("\\|");
+            String[] y = b.split("\\|");
+            int byTls = x[1].compareTo(y[1]); // plaintext rows first
+            return byTls != 0 ? byTls : Long.compare(Long.parseLong(x[0]), Long.parseLong(y[0]));
+        });
         for (String size : sizes) {
             Map<String, RunResult> row = rows.get(size);
-            t.append("| ").append(size).append(" |");
+            String[] k = size.split("\\|");
+            t.append("| ").append(k[0]).append(" | ").append(k[1]).append(" |");
             for (String tr : s.transports) {
                 RunResult r = row.get(tr);
                 t.append(' ').append(r == null ? "n/a" : String.format(Locale.ROOT, "%.1f / %.1f / %.1f",
@@ -283,7 +333,7 @@ public final class CompareRunner {
      * row's figures were not measured it says so).
      */
     static String targetsTable(Collection<RunResult> echo, Collection<RunResult> latency) {
-        StringBuilder t = new StringBuilder("### Targets (window 128, 1 connection)\n\n")
+        StringBuilder t = new StringBuilder("### Targets (plaintext, window 128, 1 connection)\n\n")
                 .append("| target | measured | met |\n|---|---|---|\n");
         for (String size : List.of("64", "1024", "24576")) {
             double need = "24576".equals(size) ? 1.0 : 1.3;
@@ -294,7 +344,8 @@ public final class CompareRunner {
         double worstAlloc = Double.NaN;
         for (RunResult r : echo) {
             // At window 1 a few hundred bytes/s of JVM and JMH background allocation divide by few frames.
-            if (OURS.equals(r.getParams().getParam("transport")) && "128".equals(r.getParams().getParam("window"))) {
+            if (OURS.equals(r.getParams().getParam("transport")) && "128".equals(r.getParams().getParam("window"))
+                    && "off".equals(tlsOf(r))) {
                 double b = bytesPerFrame(r);
                 worstAlloc = Double.isNaN(worstAlloc) ? b : Math.max(worstAlloc, b);
             }
@@ -324,7 +375,7 @@ public final class CompareRunner {
     private static RunResult find(Collection<RunResult> results, String transport, String size) {
         for (RunResult r : results) {
             if (transport.equals(r.getParams().getParam("transport")) && size.equals(r.getParams().getParam("frameSize"))
-                    && "128".equals(r.getParams().getParam("window"))
+                    && "off".equals(tlsOf(r)) && "128".equals(r.getParams().getParam("window"))
                     && "1".equals(r.getParams().getParam("connections"))) {
                 return r;
             }
@@ -334,7 +385,7 @@ public final class CompareRunner {
 
     private static RunResult findLatency(Collection<RunResult> results, String transport, String size) {
         for (RunResult r : results) {
-            if (transport.equals(r.getParams().getParam("transport"))
+            if (transport.equals(r.getParams().getParam("transport")) && "off".equals(tlsOf(r))
                     && size.equals(r.getParams().getParam("frameSize"))) {
                 return r;
             }

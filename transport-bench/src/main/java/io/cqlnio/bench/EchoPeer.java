@@ -91,7 +91,8 @@ public final class EchoPeer implements AutoCloseable {
     /** Where to connect. */
     public InetSocketAddress address() {
         if (tlsServer != null) {
-            return (InetSocketAddress) tlsServer.getLocalSocketAddress();
+            // By its IP literal: the certificate names 127.0.0.1, and the client checks the host name against it.
+            return new InetSocketAddress("127.0.0.1", tlsServer.getLocalPort());
         }
         try {
             return (InetSocketAddress) server.getLocalAddress();

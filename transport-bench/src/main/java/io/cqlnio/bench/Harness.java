@@ -1,5 +1,7 @@
 package io.cqlnio.bench;
 
+import io.cqlnio.bench.tls.TestCertificates;
+import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
@@ -9,7 +11,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * What a benchmark trial sets up: the peer, the transport under test ({@code "blocking"} is the raw socket
  * ceiling, anything else is looked up with {@link Transports#create}) and its connections. Every SPI
- * transport gets the same {@link #CONFIG}.
+ * transport gets the same {@link #CONFIG}, or over TLS the same {@link #tlsConfig()}: JDK {@code SSLEngine}
+ * on both sides, host name checked (the peer's certificate names 127.0.0.1, which is what we connect to).
+ * The blocking ceiling has no TLS variant: an {@code SSLSocket} writes one stream, not a gathering write of
+ * the caller's buffers, so it would be a different ceiling; TLS runs compare the SPI transports only.
  */
 final class Harness implements AutoCloseable {
 
@@ -30,14 +35,29 @@ final class Harness implements AutoCloseable {
         this.connections = connections;
     }
 
+    /** {@link #CONFIG} plus TLS with the test certificates' client context (built once per JVM). */
+    static TransportConfig tlsConfig() {
+        return CONFIG.toBuilder().tls(TlsConfig.of(TestCertificates.get().clientContext())).build();
+    }
+
     static Harness open(String transportName, int frameSize, int window, int connectionCount, boolean oneWay,
                         boolean inline) throws Exception {
-        EchoPeer peer = EchoPeer.start(oneWay ? EchoPeer.Mode.DISCARD : EchoPeer.Mode.ECHO);
+        return open(transportName, frameSize, window, connectionCount, oneWay, inline, false);
+    }
+
+    static Harness open(String transportName, int frameSize, int window, int connectionCount, boolean oneWay,
+                        boolean inline, boolean tls) throws Exception {
+        if (tls && BLOCKING.equals(transportName)) {
+            throw new IllegalArgumentException("the blocking ceiling has no TLS variant: run tls=true with the SPI"
+                    + " transports only (-p transport=nio,netty-nio,...)");
+        }
+        EchoPeer.Mode mode = oneWay ? EchoPeer.Mode.DISCARD : EchoPeer.Mode.ECHO;
+        EchoPeer peer = tls ? EchoPeer.start(mode, TestCertificates.get().serverContext()) : EchoPeer.start(mode);
         Transport transport = null;
         BenchConnection[] connections = new BenchConnection[connectionCount];
         try {
             if (!BLOCKING.equals(transportName)) {
-                transport = Transports.create(transportName, CONFIG);
+                transport = Transports.create(transportName, tls ? tlsConfig() : CONFIG);
             }
             for (int i = 0; i < connectionCount; i++) {
                 connections[i] = transport == null

@@ -38,12 +38,16 @@ public class LatencyBenchmark {
     @Param({"64", "1024", "24576"})
     public int frameSize;
 
+    /** TLS to the echo peer, as in {@code ThroughputBenchmark.tls}; not for {@code blocking}. */
+    @Param({"false", "true"})
+    public boolean tls;
+
     private Harness harness;
     private BenchConnection connection;
 
     @Setup(Level.Trial)
     public void open() throws Exception {
-        harness = Harness.open(transport, frameSize, 1, 1, false, true);
+        harness = Harness.open(transport, frameSize, 1, 1, false, true, tls);
         connection = harness.connectionsOf(1)[0];
     }
 

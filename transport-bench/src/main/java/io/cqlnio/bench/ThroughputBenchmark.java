@@ -55,11 +55,18 @@ public class ThroughputBenchmark {
     @Param({"v4"})
     public String framing;
 
+    /**
+     * TLS between the transport and the echo peer (JDK {@code SSLEngine} on the client, {@code SSLServerSocket}
+     * on the peer, the same for every transport). Not for {@code blocking}, which has no TLS variant.
+     */
+    @Param({"false", "true"})
+    public boolean tls;
+
     Harness harness;
 
     @Setup(Level.Trial)
     public void open() throws Exception {
-        harness = Harness.open(transport, frameSize, window, connections, false, false);
+        harness = Harness.open(transport, frameSize, window, connections, false, false, tls);
         if ("v5".equals(framing)) {
             harness.switchFraming(io.cqlnio.spi.Framing.V5_SEGMENTS);
         }

@@ -58,13 +58,17 @@ class BenchmarkSmokeTest {
         s.iterationTime = TimeValue.milliseconds(200);
         s.latency = true;
         s.oneWay = true;
+        s.tls = List.of("false", "true");
         Path dir = Files.createDirectories(Path.of("target", "smoke"));
         s.json = dir.resolve("smoke.json");
 
         CompareRunner.Report report = CompareRunner.run(s);
         System.out.println(report.markdown());
 
-        assertEquals(s.transports.size() * 3, report.results().size(), "one result per transport and benchmark");
+        // Plaintext: throughput, one-way, latency for every transport; TLS: throughput and latency, SPI ones only.
+        int spi = s.transports.contains(Harness.BLOCKING) ? s.transports.size() - 1 : s.transports.size();
+        assertEquals(s.transports.size() * 3 + spi * 2, report.results().size(),
+                "one result per transport, benchmark and tls setting");
         for (RunResult r : report.results()) {
             String what = r.getParams().getBenchmark() + " " + r.getParams().getParam("transport");
             assertTrue(CompareRunner.frames(r) > 0, what + " moved no frame");
@@ -74,5 +78,7 @@ class BenchmarkSmokeTest {
         }
         assertTrue(report.markdown().contains("nio/netty-nio"), report.markdown());
         assertTrue(Files.size(dir.resolve("smoke-throughput.json")) > 0);
+        assertTrue(Files.size(dir.resolve("smoke-throughput-tls.json")) > 0);
+        assertTrue(report.markdown().contains("| 1024 | 16 | 1 | on |"), report.markdown());
     }
 }
