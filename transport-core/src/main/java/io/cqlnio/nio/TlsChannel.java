@@ -77,6 +77,8 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     /** Plaintext wrapped into {@code netOut} whose ciphertext the kernel has not fully taken. */
     private long unacknowledged;
     private boolean handshakeDone;
+    /** Known once the handshake is done: TLS 1.3 may send post-handshake messages, which are not a renegotiation. */
+    private boolean tls13;
     private boolean inboundClosed;
     private volatile boolean tasksRunning;
 
@@ -159,6 +161,7 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
                     return Handshake.NEED_TASKS;
                 default: // NOT_HANDSHAKING (FINISHED is only ever reported in a result)
                     handshakeDone = true;
+                    tls13 = "TLSv1.3".equals(engine.getSession().getProtocol());
                     return Handshake.DONE;
             }
         }
@@ -411,10 +414,9 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     }
 
     private void refuseRenegotiation(HandshakeStatus status) throws SSLException {
-        if (!handshakeDone) {
+        if (!handshakeDone || status == HandshakeStatus.NOT_HANDSHAKING || status == HandshakeStatus.FINISHED) {
             return;
         }
-        boolean tls13 = "TLSv1.3".equals(engine.getSession().getProtocol());
         if (status == HandshakeStatus.NEED_TASK || status == HandshakeStatus.NEED_UNWRAP
                 || (status == HandshakeStatus.NEED_WRAP && !tls13)) {
             throw new SSLException("TLS renegotiation refused on " + owner + " (" + engine.getSession().getProtocol()
