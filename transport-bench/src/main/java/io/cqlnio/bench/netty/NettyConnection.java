@@ -645,8 +645,10 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
             return;
         }
         if (event instanceof ChannelInputShutdownEvent) {
-            // Half-closure is on only so the peer's EOF is seen here, as a cause, before the channel closes.
-            if (closeCause == null) {
+            // Half-closure is on only so the peer's EOF is seen here, as a cause, before the channel closes. Not
+            // after our graceful close: over TLS that waits (bounded) for the peer's close_notify, and a peer that
+            // answers by closing the socket instead ends a close that was ours and went well.
+            if (closeCause == null && !gracefullyClosed) {
                 closeCause = new ConnectionClosedException(name + " closed by the peer (end of stream)");
             }
             channel.close();

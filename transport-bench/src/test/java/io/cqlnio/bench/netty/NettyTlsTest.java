@@ -132,6 +132,38 @@ class NettyTlsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void aPeerThatAnswersOurCloseNotifyByHangingUpStillEndsAGracefulCloseWithoutCause(String name)
+            throws Exception {
+        SSLContext server = TestCertificates.get().serverContext();
+        try (ServerSocket listener = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+             Transport transport = Transports.create(name, tlsConfig())) {
+            Thread peer = new Thread(() -> {
+                try (Socket plain = listener.accept()) {
+                    // TLS over a socket it does not own: reading to our close_notify, then closing the plain socket,
+                    // ends the stream with EOF and no close_notify of its own.
+                    Socket tls = server.getSocketFactory().createSocket(plain, null, plain.getPort(), false);
+                    ((javax.net.ssl.SSLSocket) tls).setUseClientMode(false);
+                    InputStream in = tls.getInputStream();
+                    while (in.read() >= 0) {
+                        // discard
+                    }
+                } catch (Exception e) {
+                    // the assertion below is on the client's side
+                }
+            }, "tls-hang-up-peer");
+            peer.setDaemon(true);
+            peer.start();
+            NettyTransportTest.Recorder recorder = new NettyTransportTest.Recorder();
+            Connection c = transport.connect(new InetSocketAddress("127.0.0.1", listener.getLocalPort()), recorder)
+                    .get(WAIT, TimeUnit.SECONDS);
+            c.write(frame(1, 100)).get(WAIT, TimeUnit.SECONDS);
+            c.close().get(WAIT, TimeUnit.SECONDS);
+            assertNull(recorder.awaitClosed(), "our close was graceful: no cause, whatever the peer answered");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
     void anUntrustedCertificateFailsConnectWithTheSslException(String name) throws Exception {
         assertHandshakeFails(name, TestCertificates.get().untrustedServerContext());
     }
