@@ -456,11 +456,11 @@ class TransportKitTest {
         }
     }
 
-    @EachTransportAndWire
-    void writesExactlyPositionToLimitOfAnyBufferKind(String name, Wire wire) throws Exception {
+    @EachTransport
+    void writesExactlyPositionToLimitOfAnyBufferKind(String name) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(wire, 0, false, KitPeer.frames((i, f) -> received.add(f)));
-        Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), new Recorder())
+        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
                 .get(5, TimeUnit.SECONDS);
         List<ByteBuffer> sent = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -744,10 +744,10 @@ class TransportKitTest {
 
     // ------------------------------------------------------------------------------------------- handlers
 
-    @EachTransportAndWire
-    void aThrowingHandlerClosesOnlyItsOwnConnection(String name, Wire wire) throws Exception {
-        KitPeer peer = peer(wire, 0, false, KitPeer.frames(null, true));
-        Transport transport = transport(name, wire, TransportConfig.builder().loops(1));
+    @EachTransport
+    void aThrowingHandlerClosesOnlyItsOwnConnection(String name) throws Exception {
+        KitPeer peer = peer(0, false, KitPeer.frames(null, true));
+        Transport transport = transport(name, TransportConfig.builder().loops(1));
         RuntimeException boom = new RuntimeException("handler bug");
         Recorder bad = new Recorder() {
             @Override
