@@ -139,7 +139,12 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
                 case NEED_UNWRAP:
                 case NEED_UNWRAP_AGAIN: {
                     SSLEngineResult r = unwrapToPlainIn();
-                    switch (r.getStatus()) {
+                    boolean stuck = r.getStatus() == SSLEngineResult.Status.OK && r.bytesConsumed() == 0
+                            && r.bytesProduced() == 0 && engine.getHandshakeStatus() == status;
+                    switch (stuck ? SSLEngineResult.Status.BUFFER_UNDERFLOW : r.getStatus()) {
+                        case BUFFER_OVERFLOW:
+                            plainIn = grow(plainIn, engine.getSession().getApplicationBufferSize(), true);
+                            break;
                         case BUFFER_UNDERFLOW:
                             int n = readMore();
                             if (n < 0) {
@@ -313,7 +318,10 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
             switch (r.getStatus()) {
                 case OK:
                     afterUnwrap(r.getHandshakeStatus());
-                    break;
+                    if (r.bytesConsumed() > 0 || r.bytesProduced() > 0) {
+                        break;
+                    }
+                    // Nothing moved: never spin on the loop thread; wait for bytes as after an underflow.
                 case BUFFER_UNDERFLOW:
                     int n = readMore();
                     if (n < 0) {

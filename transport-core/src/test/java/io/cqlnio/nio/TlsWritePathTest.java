@@ -134,6 +134,25 @@ class TlsWritePathTest {
         }
     }
 
+    /** A TLS 1.2 server that asks to renegotiate mid-stream gets a clear refusal, not a silent handshake. */
+    @org.junit.jupiter.api.Test
+    void aTls12RenegotiationIsRefused() throws Exception {
+        Wire wire = new Wire(call -> Long.MAX_VALUE, Integer.MAX_VALUE, "TLSv1.2");
+        TlsChannel tls = handshake(wire);
+        assertEquals("TLSv1.2", tls.engine().getSession().getProtocol());
+        wire.server.send(TestFrames.frame(0, 0, 100, false));
+        wire.server.engine.beginHandshake(); // HelloRequest
+        wire.server.pump();
+        ByteBuffer dst = ByteBuffer.allocate(64 * 1024);
+        SSLException refused = org.junit.jupiter.api.Assertions.assertThrows(SSLException.class, () -> {
+            for (int i = 0; i < 100; i++) {
+                tls.read(dst);
+            }
+        });
+        assertTrue(refused.getMessage().contains("renegotiation refused"), refused.getMessage());
+        assertEquals(TestFrames.HEADER + 100, dst.position(), "the frame before the request was delivered");
+    }
+
     // ---------------------------------------------------------------- helpers
 
     /** Small CQL-shaped frames, mid-size ones and the origin story's frame, all heap so the test can copy them. */
@@ -151,6 +170,9 @@ class TlsWritePathTest {
     private static TlsChannel handshake(Wire wire) throws Exception {
         SSLEngine client = TestTls.clientContext().createSSLEngine("localhost", 9042);
         client.setUseClientMode(true);
+        if (wire.protocol != null) {
+            client.setEnabledProtocols(new String[]{wire.protocol});
+        }
         TlsChannel tls = new TlsChannel("tls-test", client, wire, wire);
         tls.beginHandshake();
         for (int step = 0; ; step++) {
@@ -174,12 +196,18 @@ class TlsWritePathTest {
         final ByteBuffer toClient;
         private final LongUnaryOperator script;
         private final int readPiece;
+        final String protocol;
         private long calls;
 
         Wire(LongUnaryOperator script, int readPiece) throws Exception {
+            this(script, readPiece, null);
+        }
+
+        Wire(LongUnaryOperator script, int readPiece, String protocol) throws Exception {
             this.script = script;
             this.readPiece = readPiece;
-            this.server = new MemoryServer();
+            this.protocol = protocol;
+            this.server = new MemoryServer(protocol);
             this.toClient = server.out;
         }
 
@@ -227,8 +255,11 @@ class TlsWritePathTest {
         final ByteArrayOutputStream plaintext = new ByteArrayOutputStream();
         private final ByteBuffer app = ByteBuffer.allocate(64 * 1024);
 
-        MemoryServer() throws Exception {
+        MemoryServer(String protocol) throws Exception {
             engine = TestTls.serverEngine();
+            if (protocol != null) {
+                engine.setEnabledProtocols(new String[]{protocol});
+            }
             engine.beginHandshake();
         }
 
