@@ -1,0 +1,378 @@
+package io.cqlnio.nio;
+
+import io.cqlnio.frame.CqlFrameCodec;
+import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.FrameHandler;
+import io.cqlnio.spi.TlsConfig;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.Transports;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLEngineResult;
+import javax.net.ssl.SSLEngineResult.HandshakeStatus;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Review of the TLS transport (c3eb0dd, 470d5a1): each test states what must hold and fails while the bug it
+ * names is there. In-memory tests use {@link TlsWritePathTest.Wire}/{@link TlsWritePathTest.MemoryServer};
+ * end-to-end tests drive a raw-{@link SSLEngine} server over a plain socket so that the test decides exactly
+ * which records share one TCP write.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class TlsReviewFindingsTest {
+
+    private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
+
+    private final List<AutoCloseable> resources = new ArrayList<>();
+
+    @AfterEach
+    void closeResources() throws Exception {
+        Collections.reverse(resources);
+        for (AutoCloseable r : resources) {
+            try {
+                r.close();
+            } catch (Exception e) {
+                // best effort
+            }
+        }
+    }
+
+    private <T extends AutoCloseable> T track(T resource) {
+        resources.add(resource);
+        return resource;
+    }
+
+    // ================================================================ finding: peer close_notify behind a frame
+
+    /**
+     * Coverage (passes on JDK 17): after the server's last frame and its close_notify arrive in one read, the
+     * engine is half-closed (inbound closed, outbound open). TlsChannel.write loops on
+     * {@code left > 0 || wantsWrap()}; had the engine reported NEED_WRAP there with wraps that produce nothing
+     * (as its half-closed state does inside a handshake context), the loop thread would spin. It must return.
+     */
+    @Test
+    void aWriteAfterThePeersCloseNotifyMustNotSpin() throws Exception {
+        TlsWritePathTest.Wire wire = new TlsWritePathTest.Wire(call -> Long.MAX_VALUE, Integer.MAX_VALUE);
+        TlsChannel tls = handshake(wire);
+        assertEquals("TLSv1.3", tls.engine().getSession().getProtocol());
+        wire.server.send(TestFrames.frame(0, 1, 100, false));
+        serverCloseNotify(wire.server);
+
+        ByteBuffer shared = ByteBuffer.allocate(64 * 1024);
+        FrameReader reader = new FrameReader("review", CqlFrameCodec.INSTANCE, 1 << 20, shared, shared.duplicate());
+        List<Integer> frames = new ArrayList<>();
+        int n = reader.read(tls, f -> frames.add(TestFrames.check(f, 0)));
+        assertEquals(List.of(1), frames, "the frame before close_notify is delivered");
+
+        // The handler answers on the loop thread (or any thread) before the connection learns of the close.
+        FrameWriter writer = new FrameWriter("review", new FrameWriter.EntryPool(16), 1L << 40, 1L << 39,
+                256 * 1024, 16);
+        AtomicReference<Throwable> outcome = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(1);
+        writer.enqueue(TestFrames.frame(0, 2, 100, false), null, f -> { });
+        Thread flusher = new Thread(() -> {
+            try {
+                writer.flush(tls, new ByteBuffer[16]);
+            } catch (Throwable t) {
+                outcome.set(t);
+            }
+            done.countDown();
+        }, "review-flusher");
+        flusher.setDaemon(true);
+        flusher.start();
+        boolean returned = done.await(3, TimeUnit.SECONDS);
+        HandshakeStatus status = tls.engine().getHandshakeStatus();
+        if (!returned) {
+            // Break the spin so the test JVM does not burn a core: the next wrap sees the engine closed and throws.
+            tls.engine().closeOutbound();
+            done.await(5, TimeUnit.SECONDS);
+        }
+        assertTrue(returned, "FrameWriter.flush -> TlsChannel.write did not return within 3 s after the peer's"
+                + " close_notify (read returned " + n + ", engine handshake status " + status + "): the wrap loop"
+                + " spins on wantsWrap() with wraps that produce nothing");
+    }
+
+    /**
+     * The same arrival end to end: the connection must end (onClosed with a cause) when the peer's close_notify
+     * comes in the same TCP segment as its last frame and the peer keeps the socket open (as a TLS 1.3 peer may:
+     * close_notify is a half-close). Today the frame is delivered, then nothing: no readiness event will come.
+     */
+    @Test
+    void thePeersCloseNotifyArrivingWithAFrameEndsTheConnection() throws Exception {
+        RawTlsServer server = track(new RawTlsServer());
+        Recorder handler = new Recorder();
+        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+                .tls(TlsConfig.of(TestTls.clientContext())).build()));
+        Connection c = transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
+        assertEquals("TLSv1.3", c.tlsSession().getProtocol());
+        server.awaitHandshake();
+        server.sendFrameThenCloseNotifyInOneWrite(TestFrames.frame(0, 1, 100, false));
+        assertTrue(handler.firstFrame.await(5, TimeUnit.SECONDS), "the frame before close_notify arrived");
+        Throwable cause = null;
+        try {
+            cause = handler.closed.get(5, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            fail("the peer's close_notify came with its last frame and the socket stayed open: 5 s later the"
+                    + " connection is still open (isOpen=" + c.isOpen() + "), onClosed never fired");
+        }
+        assertNotNull(cause, "a peer's close gives a non-null cause");
+    }
+
+    // ================================================================ finding: key update reply flushed by a read
+
+    /**
+     * TLS 1.3 KeyUpdate(update_requested) from the server while the writer is BLOCKED with wrapped frames whose
+     * ciphertext is still in netOut. The read path (afterUnwrap) wraps the reply behind that ciphertext and
+     * flushes netOut; the kernel takes it all. Now hasCiphertext() is false but unacknowledged() is not 0, and
+     * the next flush (OP_WRITE is still armed) finds no plaintext to offer and no ciphertext to write, so it
+     * takes the frames for aliased buffers and throws IllegalStateException: the connection closes and frames
+     * the server already has are failed. Expected: the flush acknowledges them.
+     */
+    @Test
+    void aKeyUpdateReplyFlushedByTheReadPathLeavesTheBlockedWriterConsistent() throws Exception {
+        long[] allow = {Long.MAX_VALUE};
+        TlsWritePathTest.Wire wire = new TlsWritePathTest.Wire(call -> allow[0], Integer.MAX_VALUE);
+        TlsChannel tls = handshake(wire);
+        assertEquals("TLSv1.3", tls.engine().getSession().getProtocol());
+        ByteBuffer dst = ByteBuffer.allocate(64 * 1024);
+        tls.read(dst); // the session tickets
+        assertEquals(0, dst.position());
+
+        FrameWriter writer = new FrameWriter("review", new FrameWriter.EntryPool(16), 1L << 40, 1L << 39,
+                256 * 1024, 16);
+        List<Throwable> outcomes = new CopyOnWriteArrayList<>();
+        ByteBuffer frame = TestFrames.frame(0, 1, 2000, false);
+        writer.enqueue(frame.duplicate(), null, f -> outcomes.add(f == null ? new Exception("ok") : f));
+        ByteBuffer[] iov = new ByteBuffer[16];
+        allow[0] = 0; // the kernel's send buffer is full
+        assertEquals(FrameWriter.Flush.BLOCKED, writer.flush(tls, iov));
+        assertTrue(tls.unacknowledged() > 0 && tls.hasCiphertext(), "the frame waits wrapped, unacknowledged");
+
+        wire.server.engine.beginHandshake(); // TLS 1.3 after the handshake: KeyUpdate(update_requested)
+        wire.server.pump();
+        allow[0] = Long.MAX_VALUE; // the kernel has room again (OP_WRITE is armed and about to fire)
+        dst.clear();
+        tls.read(dst); // OP_READ came first: the key update is answered, netOut flushed behind the frame
+        wire.server.pump();
+        assertEquals(frame.remaining(), wire.server.plaintext.size(), "the server has the whole frame already");
+        boolean precondition = !tls.hasCiphertext() && tls.unacknowledged() > 0;
+
+        FrameWriter.Flush result;
+        try {
+            result = writer.flush(tls, iov); // OP_WRITE
+        } catch (IllegalStateException e) {
+            fail("the frame the server already decrypted was not acknowledged: the flush after a key update reply"
+                    + " threw (precondition hasCiphertext=false, unacknowledged>0: " + precondition + "): " + e);
+            return;
+        }
+        assertEquals(FrameWriter.Flush.DRAINED, result);
+        assertEquals(1, outcomes.size());
+        assertEquals("ok", outcomes.get(0).getMessage(), "the frame succeeded");
+        assertEquals(0, tls.unacknowledged());
+    }
+
+    // ================================================================ helpers
+
+    static final class Recorder implements FrameHandler {
+        final CountDownLatch firstFrame = new CountDownLatch(1);
+        final CompletableFuture<Throwable> closed = new CompletableFuture<>();
+        final List<Integer> frames = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onFrame(Connection connection, ByteBuffer frame) {
+            frames.add(TestFrames.check(frame, 0));
+            firstFrame.countDown();
+        }
+
+        @Override
+        public void onClosed(Connection connection, Throwable causeOrNull) {
+            closed.complete(causeOrNull);
+        }
+    }
+
+    /** The server's close_notify, queued behind what it sent already. */
+    static void serverCloseNotify(TlsWritePathTest.MemoryServer server) throws Exception {
+        server.engine.closeOutbound();
+        while (!server.engine.isOutboundDone()) {
+            server.out.compact();
+            try {
+                SSLEngineResult r = server.engine.wrap(EMPTY, server.out);
+                if (r.bytesProduced() == 0) {
+                    break;
+                }
+            } finally {
+                server.out.flip();
+            }
+        }
+    }
+
+    static TlsChannel handshake(TlsWritePathTest.Wire wire) throws Exception {
+        SSLEngine client = TestTls.clientContext().createSSLEngine("localhost", 9042);
+        client.setUseClientMode(true);
+        if (wire.protocol != null) {
+            client.setEnabledProtocols(new String[]{wire.protocol});
+        }
+        TlsChannel tls = new TlsChannel("review", client, wire, wire);
+        tls.beginHandshake();
+        for (int step = 0; ; step++) {
+            assertTrue(step < 1_000_000, "handshake did not finish");
+            TlsChannel.Handshake h = tls.handshake();
+            if (h == TlsChannel.Handshake.DONE) {
+                break;
+            }
+            if (h == TlsChannel.Handshake.NEED_TASKS) {
+                tls.runDelegatedTasks(Runnable::run, () -> { });
+            }
+            wire.server.pump();
+        }
+        wire.server.pump();
+        return tls;
+    }
+
+    /**
+     * A TLS server over a plain blocking socket, driven by an {@link SSLEngine}: the test decides which records
+     * go out in one socket write. One connection.
+     */
+    static final class RawTlsServer implements AutoCloseable {
+        private final ServerSocket listener;
+        private final SSLEngine engine;
+        private final CompletableFuture<Socket> accepted = new CompletableFuture<>();
+        private final CountDownLatch handshakeDone = new CountDownLatch(1);
+        private final AtomicReference<Throwable> error = new AtomicReference<>();
+        private final ByteBuffer netIn = ByteBuffer.allocate(1 << 20);
+        private final ByteBuffer app = ByteBuffer.allocate(1 << 20);
+        private final ByteBuffer netOut = ByteBuffer.allocate(1 << 20);
+        private volatile Socket socket;
+
+        RawTlsServer() throws Exception {
+            this(null);
+        }
+
+        RawTlsServer(String protocol) throws Exception {
+            listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+            engine = TestTls.serverEngine();
+            if (protocol != null) {
+                engine.setEnabledProtocols(new String[]{protocol});
+            }
+            Thread t = new Thread(this::run, "raw-tls-server");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        InetSocketAddress address() {
+            return new InetSocketAddress("localhost", listener.getLocalPort());
+        }
+
+        SSLEngine engine() {
+            return engine;
+        }
+
+        void awaitHandshake() throws Exception {
+            assertTrue(handshakeDone.await(10, TimeUnit.SECONDS), "server handshake: " + error.get());
+        }
+
+        private void run() {
+            try {
+                Socket s = listener.accept();
+                s.setTcpNoDelay(true);
+                socket = s;
+                accepted.complete(s);
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                engine.beginHandshake();
+                byte[] chunk = new byte[64 * 1024];
+                while (true) {
+                    HandshakeStatus hs = engine.getHandshakeStatus();
+                    if (hs == HandshakeStatus.NEED_TASK) {
+                        Runnable task;
+                        while ((task = engine.getDelegatedTask()) != null) {
+                            task.run();
+                        }
+                    } else if (hs == HandshakeStatus.NEED_WRAP) {
+                        netOut.clear();
+                        engine.wrap(EMPTY, netOut);
+                        out.write(netOut.array(), 0, netOut.position());
+                    } else if (hs == HandshakeStatus.NEED_UNWRAP) {
+                        netIn.flip();
+                        app.clear();
+                        SSLEngineResult r = engine.unwrap(netIn, app);
+                        netIn.compact();
+                        if (r.getStatus() == SSLEngineResult.Status.BUFFER_UNDERFLOW) {
+                            int n = in.read(chunk);
+                            if (n < 0) {
+                                throw new IOException("client closed during the handshake");
+                            }
+                            netIn.put(chunk, 0, n);
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                handshakeDone.countDown();
+            } catch (Throwable t) {
+                error.set(t);
+                handshakeDone.countDown();
+            }
+        }
+
+        /** One socket write: the frame's record(s) and then close_notify. The socket stays open. */
+        synchronized void sendFrameThenCloseNotifyInOneWrite(ByteBuffer frame) throws Exception {
+            netOut.clear();
+            while (frame.hasRemaining()) {
+                engine.wrap(frame, netOut);
+            }
+            engine.closeOutbound();
+            while (!engine.isOutboundDone()) {
+                if (engine.wrap(EMPTY, netOut).bytesProduced() == 0) {
+                    break;
+                }
+            }
+            socket.getOutputStream().write(netOut.array(), 0, netOut.position());
+        }
+
+        /** One socket write of whatever records {@code wraps} puts in a buffer. */
+        synchronized void writeRecords(WrapScript wraps) throws Exception {
+            netOut.clear();
+            wraps.wrapInto(engine, netOut);
+            socket.getOutputStream().write(netOut.array(), 0, netOut.position());
+        }
+
+        interface WrapScript {
+            void wrapInto(SSLEngine engine, ByteBuffer out) throws Exception;
+        }
+
+        @Override
+        public void close() throws Exception {
+            listener.close();
+            Socket s = socket;
+            if (s != null) {
+                s.close();
+            }
+        }
+    }
+}
