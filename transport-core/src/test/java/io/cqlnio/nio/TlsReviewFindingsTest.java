@@ -196,6 +196,105 @@ class TlsReviewFindingsTest {
         assertEquals(0, tls.unacknowledged());
     }
 
+    // ================================================================ coverage that passes
+
+    /**
+     * Coverage (passes): TLS 1.2, the server's Finished and its first frame in one socket write. The frame sits
+     * in netIn when the handshake ends; no readiness event will announce it, and the connection reads it anyway.
+     */
+    @Test
+    void aFrameThatCameWithTheServersLastHandshakeFlightIsDelivered() throws Exception {
+        RawTlsServer server = track(new RawTlsServer("TLSv1.2"));
+        server.withLastFlight = TestFrames.frame(0, 1, 300, false);
+        Recorder handler = new Recorder();
+        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+                .tls(TlsConfig.of(TestTls.clientContext())).build()));
+        Connection c = transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
+        assertEquals("TLSv1.2", c.tlsSession().getProtocol());
+        assertTrue(handler.firstFrame.await(5, TimeUnit.SECONDS),
+                "the frame that came with the server's Finished was never delivered");
+        assertEquals(List.of(1), handler.frames);
+    }
+
+    /**
+     * Coverage (passes): a 64-byte read buffer (so TLS holds plaintext and whole records after every
+     * MAX_READS_PER_TURN turn) and pauseReading/resumeReading from the handler and from another thread: every
+     * frame of one big socket write arrives, in order, with no readiness event after the write.
+     */
+    @Test
+    void framesHeldInsideTlsArriveAcrossReadTurnsAndPauses() throws Exception {
+        RawTlsServer server = track(new RawTlsServer());
+        int count = 200;
+        CountDownLatch all = new CountDownLatch(count);
+        List<Integer> frames = new CopyOnWriteArrayList<>();
+        FrameHandler handler = new FrameHandler() {
+            @Override
+            public void onFrame(Connection connection, ByteBuffer frame) {
+                int seq = TestFrames.check(frame, 0);
+                frames.add(seq);
+                all.countDown();
+                if (seq % 37 == 0) {
+                    connection.pauseReading();
+                    new Thread(() -> {
+                        try {
+                            Thread.sleep(20);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                        connection.resumeReading();
+                    }).start();
+                }
+            }
+        };
+        Transport transport = track(Transports.create("nio", TransportConfig.builder().readBufferSize(64)
+                .tls(TlsConfig.of(TestTls.clientContext())).build()));
+        transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
+        server.awaitHandshake();
+        server.writeRecords((engine, out) -> {
+            for (int i = 0; i < count; i++) {
+                ByteBuffer f = TestFrames.frame(0, i, 100 + (i * 13) % 900, false);
+                while (f.hasRemaining()) {
+                    engine.wrap(f, out);
+                }
+            }
+        });
+        assertTrue(all.await(10, TimeUnit.SECONDS), "only " + frames.size() + " of " + count + " frames arrived");
+        for (int i = 0; i < count; i++) {
+            assertEquals(i, frames.get(i));
+        }
+    }
+
+    /** Coverage (passes): an untrusted server certificate fails connect with the SSL cause, inside the timeout. */
+    @Test
+    void anUntrustedServerFailsConnectWithTheSslCause() throws Exception {
+        RawTlsServer server = track(new RawTlsServer());
+        javax.net.ssl.SSLContext trustsNothing = javax.net.ssl.SSLContext.getInstance("TLS");
+        trustsNothing.init(null, new javax.net.ssl.TrustManager[]{new javax.net.ssl.X509TrustManager() {
+            @Override
+            public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String authType)
+                    throws java.security.cert.CertificateException {
+                throw new java.security.cert.CertificateException("review: not trusted");
+            }
+
+            @Override
+            public java.security.cert.X509Certificate[] getAcceptedIssuers() {
+                return new java.security.cert.X509Certificate[0];
+            }
+        }}, null);
+        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+                .connectTimeout(java.time.Duration.ofSeconds(5)).tls(TlsConfig.of(trustsNothing)).build()));
+        CompletableFuture<Connection> connecting = transport.connect(server.address(), new Recorder());
+        Throwable failure = org.junit.jupiter.api.Assertions.assertThrows(
+                java.util.concurrent.ExecutionException.class, () -> connecting.get(10, TimeUnit.SECONDS)).getCause();
+        assertTrue(failure instanceof io.cqlnio.spi.TransportException, String.valueOf(failure));
+        assertTrue(failure.getCause() instanceof javax.net.ssl.SSLException, "cause: " + failure.getCause());
+        assertTrue(failure.getMessage().contains("TLS handshake"), failure.getMessage());
+    }
+
     // ================================================================ helpers
 
     static final class Recorder implements FrameHandler {
@@ -268,6 +367,8 @@ class TlsReviewFindingsTest {
         private final ByteBuffer app = ByteBuffer.allocate(1 << 20);
         private final ByteBuffer netOut = ByteBuffer.allocate(1 << 20);
         private volatile Socket socket;
+        /** Plaintext wrapped right behind the server's last handshake message, in the same socket write. */
+        volatile ByteBuffer withLastFlight;
 
         RawTlsServer() throws Exception {
             this(null);
@@ -315,7 +416,13 @@ class TlsReviewFindingsTest {
                         }
                     } else if (hs == HandshakeStatus.NEED_WRAP) {
                         netOut.clear();
-                        engine.wrap(EMPTY, netOut);
+                        SSLEngineResult r = engine.wrap(EMPTY, netOut);
+                        ByteBuffer early = withLastFlight;
+                        if (early != null && r.getHandshakeStatus() == HandshakeStatus.FINISHED) {
+                            while (early.hasRemaining()) {
+                                engine.wrap(early, netOut);
+                            }
+                        }
                         out.write(netOut.array(), 0, netOut.position());
                     } else if (hs == HandshakeStatus.NEED_UNWRAP) {
                         netIn.flip();
