@@ -306,17 +306,17 @@ class TransportKitTest {
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
     }
 
-    @EachTransportAndWire
-    void peerEofClosesWithANonNullCause(String name, Wire wire) throws Exception {
+    @EachTransport
+    void peerEofClosesWithANonNullCause(String name) throws Exception {
         // The peer ends its output once it has read the client's first frame: the connection is surely handed out
         // by then (see the next test for a peer that closes at once).
-        KitPeer peer = peer(wire, 0, false, (i, s) -> {
+        KitPeer peer = peer(0, false, (i, s) -> {
             s.getInputStream().readNBytes(KitFrames.HEADER + 8);
             s.shutdownOutput();
             KitPeer.discard().serve(i, s);
         });
         Recorder handler = new Recorder();
-        Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), handler)
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
         c.write(KitFrames.frame(0, 0, 8, false), null);
         Throwable cause = handler.closed.get(10, TimeUnit.SECONDS);
@@ -484,11 +484,11 @@ class TransportKitTest {
         }
     }
 
-    @EachTransportAndWire
-    void emptyFramesSucceedInOrderAndPutNothingOnTheWire(String name, Wire wire) throws Exception {
+    @EachTransport
+    void emptyFramesSucceedInOrderAndPutNothingOnTheWire(String name) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(wire, 0, false, KitPeer.frames((i, f) -> received.add(f)));
-        Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), new Recorder())
+        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
                 .get(5, TimeUnit.SECONDS);
         Outcomes outcomes = new Outcomes(6);
         c.write(KitFrames.frame(0, 0, 8, false), outcomes.listener(0));
