@@ -119,19 +119,28 @@ class TlsReviewFindingsTest {
 
     /**
      * The same arrival end to end: the connection must end (onClosed with a cause) when the peer's close_notify
-     * comes in the same TCP segment as its last frame and the peer keeps the socket open (as a TLS 1.3 peer may:
-     * close_notify is a half-close). Today the frame is delivered, then nothing: no readiness event will come.
+     * comes in the same TCP segment as its last frame and the peer keeps the socket open (a TLS 1.3 peer may:
+     * close_notify is a half-close; a TLS 1.2 peer waits for our close_notify). Today the frame is delivered,
+     * then nothing: TlsChannel.read returned the frame's bytes with inboundClosed set (or, when the frame filled
+     * the read buffer, FrameReader.read swallowed the -1 of its next read because total > 0), hasBufferedInput()
+     * is false once inboundClosed, and the socket has no byte left to raise OP_READ.
      */
-    @Test
-    void thePeersCloseNotifyArrivingWithAFrameEndsTheConnection() throws Exception {
-        RawTlsServer server = track(new RawTlsServer());
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} readBuffer={1} body={2}")
+    @org.junit.jupiter.params.provider.CsvSource({
+            "TLSv1.3, 65536, 100",
+            "TLSv1.2, 65536, 100",
+            "TLSv1.3, 1024, 1015", // the frame fills the read buffer: close_notify is unwrapped by the 2nd read
+    })
+    void thePeersCloseNotifyArrivingWithAFrameEndsTheConnection(String protocol, int readBuffer, int body)
+            throws Exception {
+        RawTlsServer server = track(new RawTlsServer(protocol));
         Recorder handler = new Recorder();
-        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+        Transport transport = track(Transports.create("nio", TransportConfig.builder().readBufferSize(readBuffer)
                 .tls(TlsConfig.of(TestTls.clientContext())).build()));
         Connection c = transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
-        assertEquals("TLSv1.3", c.tlsSession().getProtocol());
+        assertEquals(protocol, c.tlsSession().getProtocol());
         server.awaitHandshake();
-        server.sendFrameThenCloseNotifyInOneWrite(TestFrames.frame(0, 1, 100, false));
+        server.sendFrameThenCloseNotifyInOneWrite(TestFrames.frame(0, 1, body, false));
         assertTrue(handler.firstFrame.await(5, TimeUnit.SECONDS), "the frame before close_notify arrived");
         Throwable cause = null;
         try {
