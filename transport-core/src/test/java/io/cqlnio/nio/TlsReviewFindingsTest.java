@@ -370,6 +370,27 @@ class TlsReviewFindingsTest {
         return wire.server.plaintext.size();
     }
 
+    /** Coverage (passes): close_notify alone, the socket left open, ends the connection with a cause. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
+    void thePeersCloseNotifyAloneEndsTheConnection(String protocol) throws Exception {
+        RawTlsServer server = track(new RawTlsServer(protocol));
+        Recorder handler = new Recorder();
+        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+                .tls(TlsConfig.of(TestTls.clientContext())).build()));
+        Connection c = transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
+        server.awaitHandshake();
+        server.writeRecords((engine, out) -> {
+            engine.closeOutbound();
+            while (!engine.isOutboundDone() && engine.wrap(EMPTY, out).bytesProduced() > 0) {
+                // close_notify
+            }
+        });
+        Throwable cause = handler.closed.get(5, TimeUnit.SECONDS);
+        assertNotNull(cause, "a peer's close gives a non-null cause");
+        assertFalse(c.isOpen());
+    }
+
     // ================================================================ helpers
 
     static final class Recorder implements FrameHandler {
