@@ -307,7 +307,7 @@ final class FrameWriter {
             // plaintext is.
             TlsChannel tls = channel instanceof TlsChannel ? (TlsChannel) channel : null;
             long unacknowledged = tls == null ? 0 : tls.unacknowledged();
-            if (count == 0 && (tls == null || !tls.hasCiphertext())) {
+            if (count == 0 && (tls == null || (!tls.hasCiphertext() && unacknowledged == 0))) {
                 if (stagedBytes > 0) {
                     // Counted at write() but not in the buffers now: the caller changed or aliased a frame's
                     // buffers after handing them over. The accounting cannot be trusted; end loudly.
@@ -343,7 +343,9 @@ final class FrameWriter {
                 if (written == 0) {
                     zeroByteWrites++;
                 }
-                if (offered > MIN_BYTES_PER_WRITE && written - unacknowledged < offered >>> 1) {
+                // Under TLS the budget stays: it exists because the JDK copies every offered heap byte before a
+                // write, but TLS encrypts only what fits its buffer, and 4 KiB records in tiny writes crawl.
+                if (tls == null && offered > MIN_BYTES_PER_WRITE && written < offered >>> 1) {
                     bytesPerWrite = Math.max(MIN_BYTES_PER_WRITE, offered >>> 1);
                 }
                 return Flush.BLOCKED;

@@ -347,13 +347,13 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
         return produced;
     }
 
-    /** Whole records or plaintext are held here: read again without waiting for OP_READ. */
+    /**
+     * Whole records or plaintext are held here, or the peer's close_notify was read but its end of stream not
+     * yet reported: read again without waiting for OP_READ, which will not come for either.
+     */
     boolean hasBufferedInput() {
-        if (plainIn.hasRemaining()) {
+        if (plainIn.hasRemaining() || inboundClosed) {
             return true;
-        }
-        if (inboundClosed) {
-            return false;
         }
         int have = netIn.position();
         if (have < RECORD_HEADER) {
@@ -410,14 +410,14 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     private void afterUnwrap(HandshakeStatus status) throws IOException {
         refuseRenegotiation(status);
         if (status == HandshakeStatus.NEED_WRAP) {
-            // The reply goes out behind any ciphertext already waiting, on this or the next flush.
+            // The reply goes out behind any ciphertext already waiting, on the writer's next flush (which the
+            // connection asks for): writing it here would acknowledge frames behind the writer's back.
             netOut.compact();
             try {
                 engine.wrap(EMPTY, netOut);
             } finally {
                 netOut.flip();
             }
-            flushNetOut();
         }
     }
 
