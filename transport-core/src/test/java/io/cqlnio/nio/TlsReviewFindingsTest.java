@@ -391,6 +391,46 @@ class TlsReviewFindingsTest {
         assertFalse(c.isOpen());
     }
 
+    /**
+     * Coverage (passes): delegated tasks that take longer than connectTimeout: connect fails at the timeout with
+     * a TLS handshake message; the late resume finds the connection closed and the loop keeps serving.
+     */
+    @Test
+    void slowDelegatedTasksAreCoveredByConnectTimeout() throws Exception {
+        RawTlsServer server = track(new RawTlsServer());
+        java.util.concurrent.ExecutorService slow = java.util.concurrent.Executors.newCachedThreadPool();
+        track(slow::shutdownNow);
+        CountDownLatch lateResume = new CountDownLatch(1);
+        TlsConfig tls = TlsConfig.of(TestTls.clientContext()).delegatedTaskExecutor(r -> slow.execute(() -> {
+            try {
+                Thread.sleep(1500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            r.run();
+            lateResume.countDown();
+        }));
+        Transport transport = track(Transports.create("nio", TransportConfig.builder().loops(1)
+                .connectTimeout(java.time.Duration.ofMillis(400)).tls(tls).build()));
+        long start = System.nanoTime();
+        CompletableFuture<Connection> connecting = transport.connect(server.address(), new Recorder());
+        Throwable failure = org.junit.jupiter.api.Assertions.assertThrows(
+                java.util.concurrent.ExecutionException.class, () -> connecting.get(10, TimeUnit.SECONDS)).getCause();
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertTrue(failure.getMessage().contains("TLS handshake"), failure.getMessage());
+        assertTrue(millis < 1400, "failed after " + millis + " ms, not at the 400 ms connectTimeout");
+        assertTrue(lateResume.await(10, TimeUnit.SECONDS));
+        Thread.sleep(100); // the late continueHandshake has run on the loop by now
+        // The same single loop still serves: a second connect (to a silent server) fails on time, as the first.
+        try (ServerSocket silent = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Connection> again = transport.connect(
+                    (InetSocketAddress) silent.getLocalSocketAddress(), new Recorder());
+            Throwable second = org.junit.jupiter.api.Assertions.assertThrows(
+                    java.util.concurrent.ExecutionException.class, () -> again.get(5, TimeUnit.SECONDS)).getCause();
+            assertTrue(second.getMessage().contains("400 ms"), second.getMessage());
+        }
+    }
+
     // ================================================================ helpers
 
     static final class Recorder implements FrameHandler {
