@@ -26,9 +26,10 @@ import java.util.concurrent.Executor;
  * </pre>
  *
  * A frame's bytes leave its buffers when they are wrapped, but {@code write} counts them only once the last
- * byte of the records that carry them is with the kernel. Until then they are {@link #unacknowledged()}: the
- * writer keeps their frames at the head of its queue, so no listener hears "written" for a frame whose
- * ciphertext is still in our buffer, and a connection that dies there fails the frame. The ciphertext that
+ * byte of the records that carry them is with the kernel, record by record. Until then they are
+ * {@link #unacknowledged()}: the writer keeps their frames at the head of its queue, so no listener hears
+ * "written" for a frame whose ciphertext is still in our buffer, and a connection that dies there fails the
+ * frame, and only that frame and those behind it. The ciphertext that
  * the kernel did not take stays at the head of {@code netOut} and goes first on the next call (invariant 1,
  * one layer down).
  *
@@ -76,6 +77,18 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     private ByteBuffer plainIn;
     /** Plaintext wrapped into {@code netOut} whose ciphertext the kernel has not fully taken. */
     private long unacknowledged;
+    /** Ciphertext bytes the kernel has taken since the start: where each record ends is counted on this scale. */
+    private long cipherWritten;
+    /**
+     * The records in {@code netOut} that carry plaintext, oldest first: where each ends (on the
+     * {@link #cipherWritten} scale) and how much plaintext it carries. A record's plaintext counts as written
+     * as soon as its last byte is with the kernel, so a connection that dies mid-batch fails only the frames
+     * whose records did not make it.
+     */
+    private long[] recordEnds = new long[8];
+    private int[] recordPlaintext = new int[8];
+    private int recordHead;
+    private int recordCount;
     private boolean handshakeDone;
     /** Known once the handshake is done: TLS 1.3 may send post-handshake messages, which are not a renegotiation. */
     private boolean tls13;
@@ -196,23 +209,23 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     /**
      * Wraps and writes as much of {@code srcs} as the kernel takes.
      *
-     * @return plaintext bytes now wholly with the kernel: first those {@link #unacknowledged()} before this
-     * call, then those of {@code srcs}, always a prefix of everything ever offered
+     * @return plaintext bytes whose records are now wholly with the kernel: first those
+     * {@link #unacknowledged()} before this call, then those of {@code srcs}, always a prefix of everything
+     * ever offered
      */
     @Override
     public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-        if (!flushNetOut()) {
-            return 0;
+        long acked = flushAndAcknowledge();
+        if (netOut.hasRemaining()) {
+            return acked;
         }
-        long acked = unacknowledged;
-        unacknowledged = 0;
         long left = 0;
         for (int i = offset; i < offset + length; i++) {
             left += srcs[i].remaining();
         }
         int packet = engine.getSession().getPacketBufferSize();
         while (left > 0 || wantsWrap()) {
-            netOut.clear();
+            netOut.clear(); // empty: every record before is with the kernel
             try {
                 // Many frames per record, several records per write: the plaintext of the whole batch.
                 do {
@@ -227,18 +240,19 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
                         netOut = grow(netOut, packet, false);
                         continue;
                     }
-                    unacknowledged += r.bytesConsumed();
+                    if (r.bytesConsumed() > 0) {
+                        record(cipherWritten + netOut.position(), r.bytesConsumed());
+                    }
                     left -= r.bytesConsumed();
                     refuseRenegotiation(r.getHandshakeStatus());
                 } while ((left > 0 || wantsWrap()) && netOut.remaining() >= packet);
             } finally {
                 netOut.flip();
             }
-            if (!flushNetOut()) {
+            acked += flushAndAcknowledge();
+            if (netOut.hasRemaining()) {
                 return acked;
             }
-            acked += unacknowledged;
-            unacknowledged = 0;
         }
         return acked;
     }
@@ -439,11 +453,44 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     /** Writes {@code netOut} until it is empty or the kernel takes nothing. */
     private boolean flushNetOut() throws IOException {
         while (netOut.hasRemaining()) {
-            if (out.write(netOut) <= 0) {
+            int n = out.write(netOut);
+            if (n <= 0) {
                 return false;
             }
+            cipherWritten += n;
         }
         return true;
+    }
+
+    /** Flushes, then returns the plaintext of every record now wholly with the kernel. */
+    private long flushAndAcknowledge() throws IOException {
+        flushNetOut();
+        long acked = 0;
+        while (recordCount > 0 && recordEnds[recordHead] <= cipherWritten) {
+            acked += recordPlaintext[recordHead];
+            recordHead = (recordHead + 1) & (recordEnds.length - 1);
+            recordCount--;
+        }
+        unacknowledged -= acked;
+        return acked;
+    }
+
+    private void record(long end, int plaintext) {
+        if (recordCount == recordEnds.length) {
+            long[] ends = new long[recordCount << 1];
+            int[] plain = new int[recordCount << 1];
+            for (int i = 0; i < recordCount; i++) {
+                ends[i] = recordEnds[(recordHead + i) & (recordEnds.length - 1)];
+                plain[i] = recordPlaintext[(recordHead + i) & (recordEnds.length - 1)];
+            }
+            recordEnds = ends;
+            recordPlaintext = plain;
+            recordHead = 0;
+        }
+        recordEnds[(recordHead + recordCount) & (recordEnds.length - 1)] = end;
+        recordPlaintext[(recordHead + recordCount) & (recordEnds.length - 1)] = plaintext;
+        recordCount++;
+        unacknowledged += plaintext;
     }
 
     /** A buffer of at least {@code capacity} holding {@code b}'s content, in {@code b}'s mode. */

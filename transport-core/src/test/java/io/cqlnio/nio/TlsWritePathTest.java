@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>What must hold, at every step: the server decrypts the frames byte-exact and in order (no byte of the
  * ciphertext remainder lost or reordered), and a frame's listener has fired only if the server can already
  * decrypt all of that frame from the bytes the wire took (no plaintext acknowledged before its ciphertext is
- * with the "kernel").
+ * with the "kernel"), and has fired for every frame the server can decrypt (acknowledged record by record).
  */
 class TlsWritePathTest {
 
@@ -83,6 +83,13 @@ class TlsWritePathTest {
                 assertTrue(ends[index] <= decrypted, "frame " + index + " acknowledged when the server could decrypt"
                         + " only " + decrypted + " of its " + ends[index] + " bytes (ciphertext still ours)");
             }
+            // And the converse, record by record: a frame the server can already decrypt is reported written,
+            // so a connection that dies now fails no frame the peer has.
+            int due = 0;
+            while (due < ends.length && ends[due] <= decrypted) {
+                due++;
+            }
+            assertEquals(due, acknowledged.size(), "frames whose records the kernel has are not reported written");
             if (result == FrameWriter.Flush.DRAINED) {
                 break;
             }
