@@ -8,6 +8,8 @@
 #                                       one layer down)
 #   tls-ack-on-wrap.patch               TlsChannel counts plaintext as written once encrypted, before the
 #                                       kernel has its ciphertext
+#   tls-ack-per-batch.patch             TlsChannel acknowledges a batch of records only when all of it is
+#                                       written (frames the peer has are failed if the connection dies)
 #   tls-no-close-notify.patch           a graceful close over TLS ends the stream without close_notify
 # Usage: scripts/control-ignore-write-count.sh [patch-name ...]   (default: all)
 set -euo pipefail
@@ -17,9 +19,11 @@ declare -A controls=(
   [ignore-write-count.patch]='FrameWriterShortWriteTest FrameWriterConcurrencyTest RealSocketShortWriteTest'
   [tls-drop-ciphertext-remainder.patch]='TlsWritePathTest#shortCiphertext* RealSocketShortWriteTest'
   [tls-ack-on-wrap.patch]='TlsWritePathTest#shortCiphertext*'
+  [tls-ack-per-batch.patch]='TlsWritePathTest#shortCiphertext*'
   [tls-no-close-notify.patch]='ConnectionLifecycleTest#graceful*'
 )
-order=(ignore-write-count.patch tls-drop-ciphertext-remainder.patch tls-ack-on-wrap.patch tls-no-close-notify.patch)
+order=(ignore-write-count.patch tls-drop-ciphertext-remainder.patch tls-ack-on-wrap.patch tls-ack-per-batch.patch
+       tls-no-close-notify.patch)
 if [ $# -gt 0 ]; then order=("$@"); fi
 
 status=0
