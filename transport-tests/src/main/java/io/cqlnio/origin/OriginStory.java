@@ -99,6 +99,17 @@ public final class OriginStory {
     }
 
     /**
+     * The smallest SO_SNDBUF, the default SO_RCVBUF: what the TLS runs use. The short writes, the story's subject,
+     * come from the send buffer. A minimal receive buffer adds nothing to them, and over TLS on loopback it stalls
+     * the responses: the server's records wait in TCP's zero-window persist state (its send queue full, ours empty,
+     * 0.2 s and more per probe), seconds per run, for nio and netty-nio alike; the run would then time the
+     * kernel's persist timer, not the transport.
+     */
+    public static TransportConfig smallestSendBuffer() {
+        return TransportConfig.builder().sendBufferSize(1).build();
+    }
+
+    /**
      * Runs the workload once through {@code transportName} on a fresh table in {@code keyspace} (which must
      * exist), then, if {@code verify}, reads every row back on a second connection and compares it byte-exact.
      *
@@ -121,8 +132,8 @@ public final class OriginStory {
 
     /**
      * {@link #run(String, int, InetSocketAddress, String, int, Duration, boolean)} over TLS when {@code tls} is not
-     * {@code null}: the workload's connection (smallest buffers, as always) and the read-back connection both use
-     * it, so the node's native port must accept TLS.
+     * {@code null}: the workload's connection ({@link #smallestSendBuffer()}) and the read-back connection both use
+     * it, so the node's native port must accept TLS. With {@code null}, exactly the plaintext run.
      */
     public static Outcome run(String transportName, int version, InetSocketAddress node, String keyspace, int threads,
                               Duration requestTimeout, boolean verify, TlsConfig tls) throws InterruptedException {
@@ -131,7 +142,8 @@ public final class OriginStory {
         }
         CqlClient.Options options = CqlClient.Options.defaults().withVersion(version).withRequestTimeout(requestTimeout);
         String table = keyspace + "." + TABLE;
-        try (Transport transport = Transports.create(transportName, withTls(smallestBuffers(), tls));
+        TransportConfig workload = tls == null ? smallestBuffers() : withTls(smallestSendBuffer(), tls);
+        try (Transport transport = Transports.create(transportName, workload);
              CqlClient client = await(CqlClient.connect(transport, node, options), requestTimeout)) {
             await(client.query("DROP TABLE IF EXISTS " + table), requestTimeout);
             await(client.query("CREATE TABLE " + table + " (pkey int PRIMARY KEY, content text)"), requestTimeout);

@@ -47,11 +47,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * TLS against the real Cassandra 5.0 node. The shared node's native port takes TLS and plaintext alike
  * ({@code client_encryption_options} with {@code optional: true}, keystore from {@link TestCertificates}): a plain
- * JDK {@link SSLSocket} proves the node's side on its own; then the CQL client over {@code nio} and {@code netty-nio}
- * runs STARTUP and queries, in v4 and (nio only: the Netty baseline has no segments) in v5 with segments inside TLS
- * records and values larger than a segment both ways, and the origin-story workload (1,000 prepared 23.9 KB INSERTs at once, smallest socket buffers), all checking
- * the negotiated session; a client that does not trust the node fails its connect; and plaintext still works on
- * the same port.
+ * JDK {@link SSLSocket} proves the node's side on its own; then the CQL client over {@code nio} and
+ * {@code netty-nio} runs STARTUP and queries; in v5 (nio only: the Netty baseline has no segments) with segments
+ * inside TLS records and values larger than a segment both ways; and the origin-story workload (1,000 prepared
+ * 23.9 KB INSERTs at once, smallest send buffer, see {@link OriginStory#smallestSendBuffer()}), all checking the
+ * negotiated session. A client that does not trust the node fails its connect, and plaintext still works on the
+ * same port.
  */
 @ExtendWith(CassandraExtension.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
