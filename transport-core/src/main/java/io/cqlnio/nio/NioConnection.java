@@ -333,6 +333,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
                 return;
             }
         } catch (IOException | RuntimeException e) {
+            tls.sendAlertQuietly();
             failConnect(new TransportException("TLS handshake with " + remote + " failed on " + this + ": "
                     + e.getMessage(), e));
             return;
@@ -387,6 +388,10 @@ final class NioConnection implements Connection, FrameReader.Sink {
     void flushFromLoop() {
         if (terminal || awaitingWritable || handshaking) {
             // OP_WRITE will call back; the writer stays held as scheduled meanwhile.
+            return;
+        }
+        if (closeNotifySent) {
+            finishCloseNotify();
             return;
         }
         if (key != null && !key.isValid()) {
@@ -449,10 +454,13 @@ final class NioConnection implements Connection, FrameReader.Sink {
      */
     private boolean sendCloseNotify() {
         closeNotifySent = true;
+        // Nothing may follow close_notify: a producer that passed the OPEN check just before close() is refused
+        // now, as if it had come a moment later, instead of failing the wrap and the graceful close with it.
+        // From here the loop no longer flushes the writer (a closed writer's queue belongs to its producers).
+        writer.close(new ConnectionClosedException("write refused: " + this + " is closing"));
         try {
             if (!tls.closeOutbound()) {
                 awaitingWritable = true;
-                writer.holdWhileBlocked();
                 setInterest(interestOps | SelectionKey.OP_WRITE);
                 return false;
             }
@@ -460,6 +468,19 @@ final class NioConnection implements Connection, FrameReader.Sink {
             LOG.debug("close_notify not sent on {}", this, e); // closing anyway; the peer sees the end of stream
         }
         return true;
+    }
+
+    /** Loop. OP_WRITE after a short write of close_notify: the rest of it, then the socket closes. */
+    private void finishCloseNotify() {
+        try {
+            if (!tls.flushCiphertext()) {
+                awaitingWritable = true;
+                return; // OP_WRITE is still armed
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("close_notify not sent on {}", this, e);
+        }
+        closeNow(null, new ConnectionClosedException(this + " closed"));
     }
 
     /** Loop. OP_WRITE fired: the kernel has room again. */

@@ -4,8 +4,8 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSession;
-import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
@@ -161,8 +161,8 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
                         case BUFFER_UNDERFLOW:
                             int n = readMore();
                             if (n < 0) {
-                                throw new EOFException("the peer closed the connection during the TLS handshake"
-                                        + " of " + owner + " (is it a TLS server?)");
+                                throw new SSLHandshakeException("the peer closed the connection during the TLS"
+                                        + " handshake of " + owner + " (is it a TLS server?)");
                             }
                             if (n == 0) {
                                 return Handshake.NEED_READ;
@@ -204,6 +204,25 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
         });
     }
 
+    /**
+     * After a failed handshake: one try at sending the alert the engine has for the peer, so the server logs
+     * why (say, "certificate_unknown") instead of an end of stream. Never throws.
+     */
+    void sendAlertQuietly() {
+        try {
+            engine.closeOutbound();
+            netOut.compact();
+            try {
+                engine.wrap(EMPTY, netOut);
+            } finally {
+                netOut.flip();
+            }
+            flushNetOut();
+        } catch (IOException | RuntimeException ignored) {
+            // the connection is failing anyway; the cause that matters is already in hand
+        }
+    }
+
     // ---------------------------------------------------------------- writes
 
     /**
@@ -242,6 +261,10 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
                     }
                     if (r.bytesConsumed() > 0) {
                         record(cipherWritten + netOut.position(), r.bytesConsumed());
+                    } else if (r.bytesProduced() == 0) {
+                        // Never spin on the loop thread: an engine that takes nothing and makes nothing is broken.
+                        throw new SSLException("TLS engine of " + owner + " made no progress wrapping " + left
+                                + " bytes (handshake status " + r.getHandshakeStatus() + ")");
                     }
                     left -= r.bytesConsumed();
                     refuseRenegotiation(r.getHandshakeStatus());
@@ -270,6 +293,11 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
         } finally {
             single[0] = null;
         }
+    }
+
+    /** Writes ciphertext still waiting (after close_notify); {@code true} when none is left. */
+    boolean flushCiphertext() throws IOException {
+        return flushNetOut();
     }
 
     /** Plaintext taken from frames whose ciphertext is not yet all with the kernel. */
