@@ -89,6 +89,10 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     private int[] recordPlaintext = new int[8];
     private int recordHead;
     private int recordCount;
+    /** Plaintext acknowledged so far by the write call in progress, for when a later socket write in it fails. */
+    private long ackedThisCall;
+    /** A socket write failed after others in the same call succeeded; thrown by the next call. */
+    private IOException writeFailure;
     private boolean handshakeDone;
     /** Known once the handshake is done: TLS 1.3 may send post-handshake messages, which are not a renegotiation. */
     private boolean tls13;
@@ -234,9 +238,29 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
      */
     @Override
     public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
-        long acked = flushAndAcknowledge();
+        if (writeFailure != null) {
+            throw writeFailure;
+        }
+        ackedThisCall = 0;
+        try {
+            writeBatches(srcs, offset, length);
+            return ackedThisCall;
+        } catch (IOException e) {
+            // One call makes many socket writes: the records the kernel took before this one failed are
+            // written, and their frames must hear so. The failure is reported by the next call.
+            if (ackedThisCall == 0) {
+                throw e;
+            }
+            writeFailure = e;
+            return ackedThisCall;
+        }
+    }
+
+    /** Adds to {@link #ackedThisCall} as records reach the kernel, so a failure half-way loses none of them. */
+    private void writeBatches(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        flushAndAcknowledge();
         if (netOut.hasRemaining()) {
-            return acked;
+            return;
         }
         long left = 0;
         for (int i = offset; i < offset + length; i++) {
@@ -272,12 +296,11 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
             } finally {
                 netOut.flip();
             }
-            acked += flushAndAcknowledge();
+            flushAndAcknowledge();
             if (netOut.hasRemaining()) {
-                return acked;
+                return;
             }
         }
-        return acked;
     }
 
     @Override
@@ -307,7 +330,7 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
 
     /** Ciphertext is waiting for the kernel (a short write left it, or a post-handshake reply). */
     boolean hasCiphertext() {
-        return netOut.hasRemaining();
+        return netOut.hasRemaining() || writeFailure != null;
     }
 
     /**
@@ -490,17 +513,23 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
         return true;
     }
 
-    /** Flushes, then returns the plaintext of every record now wholly with the kernel. */
-    private long flushAndAcknowledge() throws IOException {
-        flushNetOut();
-        long acked = 0;
-        while (recordCount > 0 && recordEnds[recordHead] <= cipherWritten) {
-            acked += recordPlaintext[recordHead];
-            recordHead = (recordHead + 1) & (recordEnds.length - 1);
-            recordCount--;
+    /**
+     * Flushes, then adds the plaintext of every record now wholly with the kernel to {@link #ackedThisCall},
+     * also when a socket write fails after others succeeded.
+     */
+    private void flushAndAcknowledge() throws IOException {
+        try {
+            flushNetOut();
+        } finally {
+            long acked = 0;
+            while (recordCount > 0 && recordEnds[recordHead] <= cipherWritten) {
+                acked += recordPlaintext[recordHead];
+                recordHead = (recordHead + 1) & (recordEnds.length - 1);
+                recordCount--;
+            }
+            unacknowledged -= acked;
+            ackedThisCall += acked;
         }
-        unacknowledged -= acked;
-        return acked;
     }
 
     private void record(long end, int plaintext) {

@@ -141,6 +141,43 @@ class TlsWritePathTest {
         }
     }
 
+    /**
+     * One write call makes many socket writes under TLS; when a later one fails (the peer reset), the records
+     * the kernel took before it are still written, and their frames must say so before the failure is reported.
+     */
+    @org.junit.jupiter.api.Test
+    void aSocketThatFailsMidCallStillAcknowledgesTheRecordsItTook() throws Exception {
+        long[] failFrom = {Long.MAX_VALUE};
+        Wire wire = new Wire(call -> call >= failFrom[0] ? -1 : 20_000, Integer.MAX_VALUE);
+        TlsChannel tls = handshake(wire);
+        failFrom[0] = wire.calls + 6; // six socket writes of 20,000 bytes go through, then a reset
+        List<ByteBuffer> frames = frames(new SplittableRandom(7));
+        long[] ends = new long[frames.size()];
+        long total = 0;
+        List<Throwable> outcomes = new ArrayList<>();
+        FrameWriter writer = new FrameWriter("tls-test", new FrameWriter.EntryPool(64), 1L << 40, 1L << 39,
+                1 << 20, 16);
+        for (int i = 0; i < frames.size(); i++) {
+            total += frames.get(i).remaining();
+            ends[i] = total;
+            writer.enqueue(frames.get(i), null, failure -> outcomes.add(failure));
+        }
+        ByteBuffer[] iov = new ByteBuffer[1024];
+        assertEquals(FrameWriter.Flush.BLOCKED, writer.flush(tls, iov), "the failure waits for the next call");
+        wire.server.pump();
+        long decrypted = wire.server.plaintext.size();
+        int due = 0;
+        while (due < ends.length && ends[due] <= decrypted) {
+            due++;
+        }
+        assertTrue(due > 0, "no record went through before the reset: the case proved nothing");
+        assertEquals(due, outcomes.size(), "frames the server has must be reported written before the failure");
+        outcomes.forEach(o -> assertEquals(null, o));
+        java.io.IOException reset = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> writer.flush(tls, iov));
+        assertEquals("Connection reset by peer (scripted)", reset.getMessage());
+    }
+
     /** A TLS 1.2 server that asks to renegotiate mid-stream gets a clear refusal, not a silent handshake. */
     @org.junit.jupiter.api.Test
     void aTls12RenegotiationIsRefused() throws Exception {
@@ -204,7 +241,7 @@ class TlsWritePathTest {
         private final LongUnaryOperator script;
         private final int readPiece;
         final String protocol;
-        private long calls;
+        long calls;
 
         Wire(LongUnaryOperator script, int readPiece) throws Exception {
             this(script, readPiece, null);
@@ -218,9 +255,14 @@ class TlsWritePathTest {
             this.toClient = server.out;
         }
 
+        /** A negative allowance from the script is a reset. */
         @Override
-        public int write(ByteBuffer src) {
-            int n = (int) Math.min(src.remaining(), script.applyAsLong(calls++));
+        public int write(ByteBuffer src) throws java.io.IOException {
+            long allowance = script.applyAsLong(calls++);
+            if (allowance < 0) {
+                throw new java.io.IOException("Connection reset by peer (scripted)");
+            }
+            int n = (int) Math.min(src.remaining(), allowance);
             ByteBuffer take = src.duplicate();
             take.limit(take.position() + n);
             server.in.put(take);
