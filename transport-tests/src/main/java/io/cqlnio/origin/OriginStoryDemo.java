@@ -53,8 +53,8 @@ public final class OriginStoryDemo {
                 OriginStory.createKeyspace(setup, KEYSPACE + "_nio_v5", REQUEST_TIMEOUT);
                 OriginStory.createKeyspace(setup, KEYSPACE + "_naive_v5", REQUEST_TIMEOUT);
             }
-            System.out.printf("Running %d prepared INSERTs of %,d-byte text at once on one connection with the"
-                    + " smallest socket buffers...%n", OriginStory.REQUESTS, OriginStory.CONTENT.length());
+            System.out.printf("Running %d prepared INSERTs of %,d-byte text at once on one connection with"
+                    + " the smallest send buffer...%n", OriginStory.REQUESTS, OriginStory.CONTENT.length());
             OriginStory.Outcome naive = OriginStory.run("naive", node.nativeAddress(), KEYSPACE + "_naive", 1,
                     REQUEST_TIMEOUT, false);
             OriginStory.Outcome nio = OriginStory.run("nio", node.nativeAddress(), KEYSPACE + "_nio", 1,

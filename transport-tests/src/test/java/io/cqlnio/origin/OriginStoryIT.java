@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The origin story against a real node: through {@code nio} 1,000 big prepared INSERTs at once on one connection
- * with the smallest socket buffers all succeed byte-exact while short writes provably happened; through the
+ * with the smallest send buffer all succeed byte-exact while short writes provably happened; through the
  * {@code naive} control the same workload provokes the server's own protocol-version errors. Both again in
  * protocol v5, where every frame after READY travels in CRC-checked segments.
  */
