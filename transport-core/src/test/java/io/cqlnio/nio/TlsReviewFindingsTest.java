@@ -480,26 +480,7 @@ class TlsReviewFindingsTest {
     }
 
     static TlsChannel handshake(TlsWritePathTest.Wire wire) throws Exception {
-        SSLEngine client = TestTls.clientContext().createSSLEngine("localhost", 9042);
-        client.setUseClientMode(true);
-        if (wire.protocol != null) {
-            client.setEnabledProtocols(new String[]{wire.protocol});
-        }
-        TlsChannel tls = new TlsChannel("review", client, wire, wire);
-        tls.beginHandshake();
-        for (int step = 0; ; step++) {
-            assertTrue(step < 1_000_000, "handshake did not finish");
-            TlsChannel.Handshake h = tls.handshake();
-            if (h == TlsChannel.Handshake.DONE) {
-                break;
-            }
-            if (h == TlsChannel.Handshake.NEED_TASKS) {
-                tls.runDelegatedTasks(Runnable::run, () -> { });
-            }
-            wire.server.pump();
-        }
-        wire.server.pump();
-        return tls;
+        return TlsWritePathTest.handshake(wire);
     }
 
     /**

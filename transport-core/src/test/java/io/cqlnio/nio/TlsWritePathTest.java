@@ -211,7 +211,8 @@ class TlsWritePathTest {
         return frames;
     }
 
-    private static TlsChannel handshake(Wire wire) throws Exception {
+    /** A client TlsChannel over {@code wire}, handshake done, the server's session tickets waiting in the wire. */
+    static TlsChannel handshake(Wire wire) throws Exception {
         SSLEngine client = TestTls.clientContext().createSSLEngine("localhost", 9042);
         client.setUseClientMode(true);
         if (wire.protocol != null) {
