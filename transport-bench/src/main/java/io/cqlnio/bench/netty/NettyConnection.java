@@ -26,6 +26,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSession;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -549,8 +550,26 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
             return;
         }
         state.set(CLOSED);
-        failConnect(sslCause(event.cause()));
+        failConnect(handshakeFailure(event.cause()));
         closeNow();
+    }
+
+    /**
+     * What a connect fails with when the channel ended before the handshake did: the SSLException if there is one;
+     * else (the server hung up, Netty's ClosedChannelException) an SSLHandshakeException saying so, caused by it,
+     * so a driver reads that the TLS handshake is what failed, as {@code TlsConfig} promises.
+     */
+    private Throwable handshakeFailure(Throwable cause) {
+        Throwable ssl = sslCause(cause);
+        if (ssl instanceof SSLException) {
+            return ssl;
+        }
+        SSLHandshakeException e = new SSLHandshakeException(
+                "the connection closed before the TLS handshake completed");
+        if (cause != null) {
+            e.initCause(cause);
+        }
+        return e;
     }
 
     /** The SSLException in {@code t}'s chain (Netty may wrap it in a DecoderException), else {@code t}. */
@@ -677,8 +696,8 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         inactive = true;
         state.set(CLOSED);
         // Closed before the TLS handshake ended (the handler's own failure event normally comes first).
-        failConnect(closeCause != null ? sslCause(closeCause) : new ConnectionClosedException(name + " closed before "
-                + (tls != null ? "the TLS handshake completed" : "it was handed out")));
+        failConnect(tls != null ? handshakeFailure(closeCause)
+                : new ConnectionClosedException(name + " closed before it was handed out", closeCause));
         ByteBuf unread;
         while ((unread = held.poll()) != null) {
             unread.release();

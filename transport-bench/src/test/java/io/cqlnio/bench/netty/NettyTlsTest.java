@@ -209,6 +209,29 @@ class NettyTlsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void aServerThatHangsUpAtOnceFailsConnectSayingTheHandshakeFailed(String name) throws Exception {
+        try (ServerSocket hangsUp = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+             Transport transport = Transports.create(name, tlsConfig())) {
+            Thread peer = new Thread(() -> {
+                try {
+                    hangsUp.accept().close();
+                } catch (Exception e) {
+                    // the assertion is on the client's side
+                }
+            }, "hang-up-peer");
+            peer.setDaemon(true);
+            peer.start();
+            ExecutionException e = assertThrows(ExecutionException.class, () -> transport.connect(
+                    new InetSocketAddress("127.0.0.1", hangsUp.getLocalPort()), new NettyTransportTest.Recorder())
+                    .get(WAIT, TimeUnit.SECONDS));
+            TransportException failure = assertInstanceOf(TransportException.class, e.getCause());
+            assertInstanceOf(SSLException.class, failure.getCause(), failure.toString());
+            assertTrue(failure.getMessage().contains("handshake"), failure.getMessage());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
     void aPlaintextServerFailsTheHandshake(String name) throws Exception {
         try (EchoPeer plaintext = EchoPeer.start(EchoPeer.Mode.ECHO);
              Transport transport = Transports.create(name, tlsConfig())) {
