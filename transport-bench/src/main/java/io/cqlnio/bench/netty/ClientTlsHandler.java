@@ -4,6 +4,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.ssl.SslHandler;
 
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLSession;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
@@ -31,6 +32,33 @@ final class ClientTlsHandler extends SslHandler {
         // after the handshake, and closing the socket with it unread makes the kernel send a reset, which can
         // destroy frames the peer has received but not read yet.
         setCloseNotifyReadTimeoutMillis(CLOSE_NOTIFY_READ_TIMEOUT_MILLIS);
+    }
+
+    /**
+     * The most plaintext the JDK engine puts in one TLS 1.3 record: 2^14 bytes of record payload minus the inner
+     * content type byte and the 16-byte AEAD tag (measured: a wrap of 16384 bytes consumes 16367 and produces a
+     * 16405-byte record, for AES-GCM and ChaCha20 alike). TLS 1.2 records take the full 2^14.
+     */
+    static final int TLS13_RECORD_PLAINTEXT = 16384 - 1 - 16;
+
+    /**
+     * Loop thread, once the handshake succeeded and before any frame is written: makes each wrap call hand the
+     * engine no more than one record's worth, so every call consumes all it is given.
+     *
+     * <p>Why: {@code SslHandler.wrap} takes {@code wrapDataSize} (default 16384) bytes off its plaintext queue
+     * together with an aggregate promise carrying the listeners of the writes wholly inside them. When the engine
+     * consumes less (TLS 1.3: 16367), the handler puts the 17 left-over bytes back at the head of its queue
+     * <em>with that aggregate promise</em> and writes the record with a fresh promise of its own; the next take
+     * folds the aggregate into its own, and so on, so the outcome of every write of a flush is chained to the
+     * last record of that flush. A connection that dies before that last record is out then fails every frame of
+     * the flush, including the ones whose records the peer already decrypted; and the nested notification goes
+     * past {@code DefaultPromise}'s listener stack depth and comes back out of order. With wrap calls that fit a
+     * record each, each record is written with the aggregate promise of exactly the writes it completes.
+     */
+    void fitWrapsToRecords(SSLSession session) {
+        if ("TLSv1.3".equals(session.getProtocol())) {
+            setWrapDataSize(TLS13_RECORD_PLAINTEXT);
+        }
     }
 
     @Override

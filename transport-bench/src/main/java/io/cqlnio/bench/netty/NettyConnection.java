@@ -546,6 +546,7 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     private void handshakeDone(SslHandshakeCompletionEvent event) {
         if (event.isSuccess()) {
             tlsSession = tls.engine().getSession();
+            tls.fitWrapsToRecords(tlsSession);
             handOutNow();
             return;
         }
