@@ -88,7 +88,10 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     private final InetSocketAddress remote;
     private final String name;
     private final AtomicInteger state = new AtomicInteger(OPEN);
-    /** Bytes accepted by write() and not yet handed to channel.write (Netty counts the rest). */
+    /**
+     * Plaintext: bytes accepted by write() and not yet handed to channel.write (Netty counts the rest). TLS: bytes
+     * accepted by write() whose outcome has not come back yet; Netty's count is not used at all (see pendingBytes).
+     */
     private final AtomicLong queuedBytes = new AtomicLong();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private final long maxPendingBytes;
@@ -206,8 +209,17 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         return channel.isWritable();
     }
 
+    /**
+     * Plaintext: this loop's queue plus Netty's outbound count. TLS: one exact count of the frames accepted and not
+     * yet written or failed. Netty's count cannot be added there: under {@code SslHandler} it holds the plaintext
+     * the handler has not wrapped yet and then the ciphertext records (tag, header and a per-entry estimate on
+     * top), so one 100-byte frame reads as well over 200 pending bytes while it moves through.
+     */
     @Override
     public long pendingBytes() {
+        if (tls != null) {
+            return queuedBytes.get();
+        }
         ChannelOutboundBuffer buffer = channel.unsafe().outboundBuffer();
         return queuedBytes.get() + (buffer == null ? 0 : buffer.totalPendingWriteBytes());
     }
@@ -341,7 +353,9 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
     // ---- write path (loop thread) ---------------------------------------------------------------------
 
     void writeOnLoop(PendingWrite write) {
-        queuedBytes.addAndGet(-write.bytes);
+        if (tls == null || write.isCloseMarker() || closeMarkerSeen) {
+            queuedBytes.addAndGet(-write.bytes); // a TLS frame stays counted until its outcome: see settleTls
+        }
         if (write.isCloseMarker()) {
             closeMarkerSeen = true;
             startGracefulClose();
@@ -440,9 +454,18 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         }
     }
 
+    /** TLS, loop thread: the frame's outcome is known, so its bytes are no longer pending. Once per frame. */
+    private void settleTls(PendingWrite write) {
+        if (!write.settled) {
+            write.settled = true;
+            queuedBytes.addAndGet(-write.bytes);
+        }
+    }
+
     void writeCompleted(PendingWrite write, Throwable failure) {
         if (tls != null) {
             if (!write.reported) { // already told if the channel went inactive first
+                settleTls(write);
                 write.done = true;
                 write.failure = failure;
                 reportTlsInOrder();
@@ -708,6 +731,7 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         // onClosed; a late promise is then ignored.
         PendingWrite w;
         while ((w = tlsInFlight.poll()) != null) {
+            settleTls(w);
             report(w, w.done ? w.failure : new ClosedChannelException());
         }
         // Frames still in this loop's coalescer queue fail now (the channel is closed), before onClosed.

@@ -21,6 +21,8 @@ final class PendingWrite implements ChannelFutureListener {
     boolean done;
     Throwable failure;
     boolean reported;
+    /** TLS path, loop thread only: its bytes left the connection's pending count. */
+    boolean settled;
 
     PendingWrite(NettyConnection connection, ByteBuf message, int bytes, WriteListener listener) {
         this.connection = connection;
