@@ -397,6 +397,14 @@ class NettyTransportTest {
             assertInstanceOf(ConnectionClosedException.class, recorder.awaitClosed());
             assertEquals(200, outcomes.count.get());
             assertTrue(outcomes.seen.stream().anyMatch(o -> o[1] instanceof ConnectionClosedException));
+            // The loop threads are joined by close(); Netty's GlobalEventExecutor thread (one per JVM, which the
+            // loops' termination starts) is not waited for and ends after its own 1 s quiet period.
+            assertEquals(Set.of(), transportThreads().stream().filter(n -> n.startsWith("cqlnio-netty"))
+                    .collect(Collectors.toSet()), "loop threads left behind by close()");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!transportThreads().isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
             assertEquals(Set.of(), transportThreads(), "threads left behind by close()");
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> transport.connect(peer.address(), new Recorder()).get(WAIT, TimeUnit.SECONDS));
