@@ -242,4 +242,67 @@ class NettyTlsTest {
             assertInstanceOf(SSLException.class, failure.getCause(), failure.toString());
         }
     }
+
+    /**
+     * SslHandler completes a frame's promise with the record that carries the frame only when each wrap call is
+     * wholly consumed; with its default 16384-byte wrap size the JDK engine (TLS 1.3: 16367 bytes per record) left
+     * bytes over every call and the promises of a whole flush hung on its last record. Here the peer reads the first
+     * records of one large flush and then stops: the frames of those records must be reported written now, while
+     * the rest of the flush is stuck, not only when (or if) the last record goes out.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    void framesAreReportedWrittenRecordByRecordNotWhenTheWholeFlushIsOut(String name) throws Exception {
+        SSLContext server = TestCertificates.get().serverContext();
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        CompletableFuture<Long> readByPeer = new CompletableFuture<>();
+        try (SSLServerSocket listener = (SSLServerSocket) server.getServerSocketFactory().createServerSocket(0, 10,
+                InetAddress.getLoopbackAddress());
+             Transport transport = Transports.create(name, TransportConfig.builder().sendBufferSize(4096)
+                     .tls(TlsConfig.of(TestCertificates.get().clientContext())).build())) {
+            listener.setReceiveBufferSize(4096);
+            Thread peer = new Thread(() -> {
+                try (Socket s = listener.accept()) {
+                    InputStream in = s.getInputStream();
+                    byte[] buffer = new byte[4096];
+                    long read = 0;
+                    while (read < 50_000) {
+                        int n = in.read(buffer);
+                        if (n < 0) {
+                            break;
+                        }
+                        read += n;
+                    }
+                    readByPeer.complete(read);
+                    release.await(); // then reads no more: the rest of the flush stays stuck
+                } catch (Exception e) {
+                    readByPeer.completeExceptionally(e);
+                }
+            }, "tls-stalling-peer");
+            peer.setDaemon(true);
+            peer.start();
+            Connection c = transport.connect((InetSocketAddress) listener.getLocalSocketAddress(),
+                    new NettyTransportTest.Recorder()).get(WAIT, TimeUnit.SECONDS);
+            int count = 400; // 400 KB: about 25 records, all handed to Netty from one loop task, so in one flush
+            NettyTransportTest.Outcomes outcomes = new NettyTransportTest.Outcomes();
+            c.execute(() -> {
+                for (int i = 0; i < count; i++) {
+                    c.write(frame(i, 1000), outcomes.listener(i));
+                }
+            });
+            long read = readByPeer.get(WAIT, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT);
+            while (outcomes.count.get() == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            int reported = outcomes.count.get();
+            assertTrue(reported > 0, "the peer read " + read + " bytes, yet no frame was reported written");
+            assertTrue(reported < count, "every frame reported although the peer stopped reading: " + reported);
+            assertTrue(c.isOpen());
+            for (Object[] o : outcomes.seen) {
+                assertNull(o[1], "frame " + o[0] + " failed on an open connection");
+            }
+            release.countDown();
+        }
+    }
 }
