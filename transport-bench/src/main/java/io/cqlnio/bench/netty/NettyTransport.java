@@ -197,13 +197,30 @@ final class NettyTransport implements Transport {
             result.completeExceptionally(connectFailure(remote, f.cause()));
             return;
         }
-        // Success: handOut() ran, or will run, from channelActive. Only a channel that went inactive without ever
-        // being active here is left to settle (never seen; kept so the future cannot hang).
+        // Success: handOut() ran, or will run, from channelActive (TLS: from the handshake's end). A channel already
+        // closed here is normally settled by channelInactive, which Netty fires from a task it queued when it
+        // closed the channel: so this check runs as a task behind it, and only settles a channel that never became
+        // active (kept so the future cannot hang). Checked at once, it raced that task and took the failure's
+        // place: "closed before it was handed out" instead of what the TLS handshake saw.
         if (!result.isDone() && !f.channel().isActive()) {
-            pendingConnects.remove(result);
-            result.completeExceptionally(new TransportException("connect to " + remote
-                    + " failed: the connection closed before it was handed out"));
+            try {
+                f.channel().eventLoop().execute(() -> settleNeverActive(remote, result));
+            } catch (RejectedExecutionException e) {
+                settleNeverActive(remote, result);
+            }
         }
+    }
+
+    private void settleNeverActive(InetSocketAddress remote, CompletableFuture<Connection> result) {
+        if (result.isDone()) {
+            return;
+        }
+        pendingConnects.remove(result);
+        result.completeExceptionally(config.tls() == null
+                ? new TransportException("connect to " + remote + " failed: the connection closed before it was"
+                        + " handed out")
+                : connectFailure(remote, new javax.net.ssl.SSLHandshakeException("the connection closed before"
+                        + " the TLS handshake completed")));
     }
 
     /** Loop thread, from channelActive: before any inbound byte reaches the pipeline. */
