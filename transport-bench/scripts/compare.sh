@@ -8,17 +8,7 @@ jar=target/benchmarks.jar
 out=${OUT:-results/$(date -u +%Y%m%d-%H%M)}
 common=(--forks 1 --wi 5 --w 1 --i 5 --r 2)
 mkdir -p "$out"
-run() { # name, then taskset prefix or "-", then runner options
-    local name=$1 pin=$2; shift 2
-    { echo "# $name: $(date -u +%FT%TZ)"; uptime; } >> "$out/conditions.txt"
-    if [ "$pin" = "-" ]; then
-        java -cp "$jar" io.cqlnio.bench.CompareRunner "${common[@]}" --json "$out/$name.json" --md "$out/$name.md" "$@"
-    else
-        taskset -c "$pin" java -cp "$jar" io.cqlnio.bench.CompareRunner "${common[@]}" --json "$out/$name.json" \
-            --md "$out/$name.md" "$@"
-    fi > "$out/$name.log" 2>&1
-    uptime >> "$out/conditions.txt"
-}
+. scripts/run-lib.sh
 run unpinned - --windows 1,16,128 --connections 1 --latency --oneway
 run unpinned-8conns - --windows 128 --connections 8
 run pinned-1cpu 1 --windows 128 --connections 1 --latency

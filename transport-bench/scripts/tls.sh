@@ -11,18 +11,7 @@ out=${OUT:-results/$(date -u +%Y%m%d-%H%M)-tls}
 common=(--transports nio,netty-nio --sizes 64,1024,24576 --windows 128 --connections 1 --tls false,true
         --forks 2 --wi 8 --w 1 --i 5 --r 1)   # 3 x 1 s warmup was too short for TLS (scores still rising)
 mkdir -p "$out"
-log_conditions() { { echo "# $1: $(date -u +%FT%TZ)"; uptime; } >> "$out/conditions.txt"; }
-run() { # name, then taskset prefix or "-", then runner options
-    local name=$1 pin=$2; shift 2
-    log_conditions "$name start"
-    if [ "$pin" = "-" ]; then
-        java -cp "$jar" io.cqlnio.bench.CompareRunner "${common[@]}" --json "$out/$name.json" --md "$out/$name.md" "$@"
-    else
-        taskset -c "$pin" java -cp "$jar" io.cqlnio.bench.CompareRunner "${common[@]}" --json "$out/$name.json" \
-            --md "$out/$name.md" "$@"
-    fi > "$out/$name.log" 2>&1
-    log_conditions "$name end"
-}
+. scripts/run-lib.sh
 run unpinned - --latency
 run pinned-1cpu 1
 log_conditions "gc start"

@@ -39,6 +39,14 @@ final class TestTls {
         return engine;
     }
 
+    /** Runs the engine's delegated tasks on the calling thread: test peers have no loop to keep free. */
+    static void runDelegatedTasks(SSLEngine engine) {
+        Runnable task;
+        while ((task = engine.getDelegatedTask()) != null) {
+            task.run();
+        }
+    }
+
     private static KeyStore load(String name) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         try (InputStream in = TestTls.class.getResourceAsStream("/tls/" + name)) {

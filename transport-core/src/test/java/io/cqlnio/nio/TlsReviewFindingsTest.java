@@ -540,10 +540,7 @@ class TlsReviewFindingsTest {
                 while (true) {
                     HandshakeStatus hs = engine.getHandshakeStatus();
                     if (hs == HandshakeStatus.NEED_TASK) {
-                        Runnable task;
-                        while ((task = engine.getDelegatedTask()) != null) {
-                            task.run();
-                        }
+                        TestTls.runDelegatedTasks(engine);
                     } else if (hs == HandshakeStatus.NEED_WRAP) {
                         netOut.clear();
                         SSLEngineResult r = engine.wrap(EMPTY, netOut);

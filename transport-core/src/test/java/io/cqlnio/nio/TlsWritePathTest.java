@@ -317,10 +317,7 @@ class TlsWritePathTest {
             while (true) {
                 HandshakeStatus hs = engine.getHandshakeStatus();
                 if (hs == HandshakeStatus.NEED_TASK) {
-                    Runnable task;
-                    while ((task = engine.getDelegatedTask()) != null) {
-                        task.run();
-                    }
+                    TestTls.runDelegatedTasks(engine);
                     continue;
                 }
                 if (hs == HandshakeStatus.NEED_WRAP) {
