@@ -28,10 +28,12 @@ import java.util.concurrent.Executor;
  * A frame's bytes leave its buffers when they are wrapped, but {@code write} counts them only once the last
  * byte of the records that carry them is with the kernel, record by record. Until then they are
  * {@link #unacknowledged()}: the writer keeps their frames at the head of its queue, so no listener hears
- * "written" for a frame whose ciphertext is still in our buffer, and a connection that dies there fails the
- * frame, and only that frame and those behind it. The ciphertext that
- * the kernel did not take stays at the head of {@code netOut} and goes first on the next call (invariant 1,
- * one layer down).
+ * "written" for a frame whose ciphertext is still in our buffer, and a connection that dies there fails that
+ * frame and those behind it, and no other. The ciphertext the kernel did not take stays at the head of
+ * {@code netOut} and goes first on the next call (invariant 1, one layer down).
+ *
+ * <p>Ciphertext buffers are heap buffers, as Netty's are for the JDK engine: with direct ones the JDK's AES-GCM
+ * allocates twice as much per record and throughput drops (docs/BENCHMARKS.md, "TLS").
  *
  * <p>Reads unwrap records into the caller's buffer (or, when it has less room than a record, into
  * {@code plainIn} and copy from there); {@link #hasBufferedInput()} says when whole records or plaintext are
