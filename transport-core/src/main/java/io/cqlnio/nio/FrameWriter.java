@@ -262,6 +262,7 @@ final class FrameWriter {
     Flush flush(GatheringByteChannel channel, ByteBuffer[] iov) throws IOException {
         // Cleared before polling: a frame enqueued from here on schedules the writer again.
         scheduled.set(0);
+        TlsChannel tls = channel instanceof TlsChannel ? (TlsChannel) channel : null;
         for (int spin = 0; spin < writeSpinCount; spin++) {
             long budget = bytesPerWrite;
             stageMore(iov.length, budget);
@@ -303,11 +304,8 @@ final class FrameWriter {
             }
 
             // Under TLS, bytes already wrapped are no longer in the frames' buffers but not yet acknowledged
-            // either: they count as offered, and ciphertext still waiting must be written even if no new
-            // plaintext is.
-            TlsChannel tls = channel instanceof TlsChannel ? (TlsChannel) channel : null;
-            long unacknowledged = tls == null ? 0 : tls.unacknowledged();
-            if (count == 0 && (tls == null || (!tls.hasCiphertext() && unacknowledged == 0))) {
+            // either, and ciphertext still waiting must be written even if no new plaintext is.
+            if (count == 0 && (tls == null || (!tls.hasCiphertext() && tls.unacknowledged() == 0))) {
                 if (stagedBytes > 0) {
                     // Counted at write() but not in the buffers now: the caller changed or aliased a frame's
                     // buffers after handing them over. The accounting cannot be trusted; end loudly.

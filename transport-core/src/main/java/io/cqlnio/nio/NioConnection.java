@@ -350,9 +350,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
                 LOG.debug("{}: {} {}", this, tls.engine().getSession().getProtocol(),
                         tls.engine().getSession().getCipherSuite());
                 connected();
-                if (!terminal && !readPaused && tls.hasBufferedInput()) {
-                    loop.execute(readBuffered); // the peer's first records came with its last handshake flight
-                }
+                readAgainIfTlsHoldsInput(); // the peer's first records may have come with its last handshake flight
                 break;
         }
     }
@@ -421,10 +419,11 @@ final class NioConnection implements Connection, FrameReader.Sink {
             case DRAINED:
                 setInterest(interestOps & ~SelectionKey.OP_WRITE);
                 if (state.get() == CLOSING) {
-                    if (tls != null && !closeNotifySent && !sendCloseNotify()) {
-                        return; // OP_WRITE brings us back here to finish it
+                    if (tls != null) {
+                        sendCloseNotify();
+                    } else {
+                        closeNow(null, new ConnectionClosedException(this + " closed"));
                     }
-                    closeNow(null, new ConnectionClosedException(this + " closed"));
                     return;
                 }
                 break;
@@ -448,34 +447,29 @@ final class NioConnection implements Connection, FrameReader.Sink {
 
     /**
      * Loop. Every frame is written: tell the peer with close_notify that the stream ends here, not by
-     * truncation.
-     *
-     * @return {@code false} when the kernel has not taken all of it yet and OP_WRITE is armed
+     * truncation, then close.
      */
-    private boolean sendCloseNotify() {
+    private void sendCloseNotify() {
         closeNotifySent = true;
         // Nothing may follow close_notify: a producer that passed the OPEN check just before close() is refused
         // now, as if it had come a moment later, instead of failing the wrap and the graceful close with it.
         // From here the loop no longer flushes the writer (a closed writer's queue belongs to its producers).
         writer.close(new ConnectionClosedException("write refused: " + this + " is closing"));
         try {
-            if (!tls.closeOutbound()) {
-                awaitingWritable = true;
-                setInterest(interestOps | SelectionKey.OP_WRITE);
-                return false;
-            }
+            tls.closeOutbound();
         } catch (IOException | RuntimeException e) {
-            LOG.debug("close_notify not sent on {}", this, e); // closing anyway; the peer sees the end of stream
+            LOG.debug("close_notify not made on {}", this, e); // closing anyway; the peer sees the end of stream
         }
-        return true;
+        finishCloseNotify();
     }
 
-    /** Loop. OP_WRITE after a short write of close_notify: the rest of it, then the socket closes. */
+    /** Loop. Writes what is left of close_notify, waiting for OP_WRITE if need be; then the socket closes. */
     private void finishCloseNotify() {
         try {
             if (!tls.flushCiphertext()) {
                 awaitingWritable = true;
-                return; // OP_WRITE is still armed
+                setInterest(interestOps | SelectionKey.OP_WRITE);
+                return;
             }
         } catch (IOException | RuntimeException e) {
             LOG.debug("close_notify not sent on {}", this, e);
@@ -526,10 +520,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
             applyReadInterest(); // paused from inside onFrame: stop now, not a loop turn later
         }
         if (tls != null && n >= 0 && !terminal) {
-            // No readiness event announces what TLS holds already decrypted or buffered: come back for it.
-            if (!readInterestPaused && tls.hasBufferedInput()) {
-                loop.execute(readBuffered);
-            }
+            readAgainIfTlsHoldsInput();
             if (tls.hasCiphertext() && !awaitingWritable) {
                 flushFromLoop(); // a TLS 1.3 key update reply waits behind no frame
             }
@@ -609,7 +600,15 @@ final class NioConnection implements Connection, FrameReader.Sink {
             return;
         }
         setInterest(interestOps | SelectionKey.OP_READ);
-        if (tls != null && tls.hasBufferedInput()) {
+        readAgainIfTlsHoldsInput();
+    }
+
+    /**
+     * Loop. No readiness event announces what TLS holds already read (whole records, plaintext, the peer's
+     * close_notify): while reading is on, come back for it in a task.
+     */
+    private void readAgainIfTlsHoldsInput() {
+        if (tls != null && !terminal && !readInterestPaused && tls.hasBufferedInput()) {
             loop.execute(readBuffered);
         }
     }

@@ -216,13 +216,7 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
      */
     void sendAlertQuietly() {
         try {
-            engine.closeOutbound();
-            netOut.compact();
-            try {
-                engine.wrap(EMPTY, netOut);
-            } finally {
-                netOut.flip();
-            }
+            closeOutbound();
             flushNetOut();
         } catch (IOException | RuntimeException ignored) {
             // the connection is failing anyway; the cause that matters is already in hand
@@ -320,7 +314,7 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
         }
     }
 
-    /** Writes ciphertext still waiting (after close_notify); {@code true} when none is left. */
+    /** Writes ciphertext still waiting (close_notify, after the last frame); {@code true} when none is left. */
     boolean flushCiphertext() throws IOException {
         return flushNetOut();
     }
@@ -336,25 +330,12 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     }
 
     /**
-     * Queues close_notify behind any ciphertext still waiting and tries to write it all. Best effort: the
-     * caller closes the socket anyway once this is written, or when it gives up waiting.
-     *
-     * @return {@code true} when every byte, close_notify included, is with the kernel
+     * Queues close_notify (or, after a failed handshake, the engine's alert) behind any ciphertext still
+     * waiting; {@link #flushCiphertext()} writes it. Best effort: the caller closes the socket anyway.
      */
-    boolean closeOutbound() throws IOException {
+    void closeOutbound() throws SSLException {
         engine.closeOutbound();
-        netOut.compact();
-        try {
-            while (!engine.isOutboundDone()) {
-                SSLEngineResult r = engine.wrap(EMPTY, netOut);
-                if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW || r.bytesProduced() == 0) {
-                    break;
-                }
-            }
-        } finally {
-            netOut.flip();
-        }
-        return flushNetOut();
+        wrapWithoutPlaintext();
     }
 
     // ---------------------------------------------------------------- reads
@@ -479,12 +460,24 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
         if (status == HandshakeStatus.NEED_WRAP) {
             // The reply goes out behind any ciphertext already waiting, on the writer's next flush (which the
             // connection asks for): writing it here would acknowledge frames behind the writer's back.
-            netOut.compact();
-            try {
-                engine.wrap(EMPTY, netOut);
-            } finally {
-                netOut.flip();
-            }
+            wrapWithoutPlaintext();
+        }
+    }
+
+    /**
+     * Appends what the engine has to send that carries no plaintext (close_notify, an alert, a key update
+     * reply) behind the ciphertext already waiting in {@code netOut}, without writing it.
+     */
+    private void wrapWithoutPlaintext() throws SSLException {
+        netOut.compact();
+        try {
+            SSLEngineResult r;
+            do {
+                r = engine.wrap(EMPTY, netOut);
+            } while (r.bytesProduced() > 0 && r.getStatus() != SSLEngineResult.Status.BUFFER_OVERFLOW
+                    && engine.getHandshakeStatus() == HandshakeStatus.NEED_WRAP);
+        } finally {
+            netOut.flip();
         }
     }
 
