@@ -9,9 +9,9 @@ import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -48,23 +48,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ConnectionLifecycleTest {
 
-    private final List<AutoCloseable> resources = new ArrayList<>();
-
-    @AfterEach
-    void closeResources() throws Exception {
-        Collections.reverse(resources);
-        for (AutoCloseable r : resources) {
-            r.close();
-        }
-    }
-
-    private <T extends AutoCloseable> T track(T resource) {
-        resources.add(resource);
-        return resource;
-    }
+    @RegisterExtension
+    final Closer closer = new Closer();
 
     private Transport transport(TransportConfig.Builder config) {
-        return track(Transports.create("nio", config.build()));
+        return closer.add(Transports.create("nio", config.build()));
     }
 
     private static TransportConfig.Builder tiny() {
@@ -158,7 +146,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void abortFailsEveryUnwrittenFrameExactlyOnceWithTheCause() throws Exception {
-        FramePeer peer = track(new FramePeer(4096, true, false, null));
+        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
         Recorder handler = new Recorder();
         Connection c = transport(tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
@@ -181,7 +169,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void peerResetFailsEveryUnwrittenFrameExactlyOnce() throws Exception {
-        FramePeer peer = track(new FramePeer(4096, true, false, null));
+        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
         Recorder handler = new Recorder();
         Connection c = transport(tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
@@ -202,7 +190,7 @@ class ConnectionLifecycleTest {
     @ValueSource(booleans = {false, true})
     void gracefulCloseFlushesWhatWasAcceptedThenRefuses(boolean tls) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        FramePeer peer = track(new FramePeer(tls ? TestTls.serverContext() : null, 4096, true, false,
+        FramePeer peer = closer.add(new FramePeer(tls ? TestTls.serverContext() : null, 4096, true, false,
                 (conn, f) -> received.add(TestFrames.check(f, 0))));
         Recorder handler = new Recorder();
         Connection c = transport(tiny().tls(tls ? TlsConfig.of(TestTls.clientContext()) : null))
@@ -268,7 +256,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void peerEofClosesWithACause() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, false, null));
+        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
         Recorder handler = new Recorder();
         Connection c = transport(TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         awaitCondition(() -> !peer.sockets().isEmpty(), "peer accepted");
@@ -306,7 +294,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void aThrowingHandlerClosesOnlyItsOwnConnection() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, true, null));
+        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
         Transport transport = transport(TransportConfig.builder().loops(1));
         RuntimeException boom = new RuntimeException("handler bug");
         Recorder bad = new Recorder() {
@@ -339,7 +327,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void writabilityFlipsOnceEachWayAcrossTheWatermarks() throws Exception {
-        FramePeer peer = track(new FramePeer(4096, true, false, null));
+        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
         Recorder handler = new Recorder();
         Connection c = transport(tiny().writeHighWatermark(64 * 1024).writeLowWatermark(16 * 1024))
                 .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
@@ -361,7 +349,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void transportCloseFailsPendingFramesAndStopsItsThreads() throws Exception {
-        FramePeer peer = track(new FramePeer(4096, true, false, null));
+        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
         Transport transport = Transports.create("nio", tiny().loops(2).build());
         Recorder h1 = new Recorder();
         Recorder h2 = new Recorder();

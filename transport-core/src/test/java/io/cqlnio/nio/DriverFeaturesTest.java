@@ -10,9 +10,9 @@ import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.TransportStats;
 import io.cqlnio.spi.Transports;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -45,20 +45,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class DriverFeaturesTest {
 
-    private final List<AutoCloseable> resources = new ArrayList<>();
-
-    @AfterEach
-    void closeResources() throws Exception {
-        Collections.reverse(resources);
-        for (AutoCloseable r : resources) {
-            r.close();
-        }
-    }
-
-    private <T extends AutoCloseable> T track(T resource) {
-        resources.add(resource);
-        return resource;
-    }
+    @RegisterExtension
+    final Closer closer = new Closer();
 
     private Connection connect(Transport t, InetSocketAddress peer, FrameHandler h) throws Exception {
         return t.connect(peer, h).get(5, TimeUnit.SECONDS);
@@ -66,8 +54,8 @@ class DriverFeaturesTest {
 
     @Test
     void timersFireOnTheLoopInDeadlineOrderAndNeverEarly() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, false, null));
-        Transport t = track(Transports.create("nio", TransportConfig.defaults()));
+        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.defaults()));
         Connection c = connect(t, peer.address(), (conn, f) -> { });
         AtomicReference<Thread> loopThread = new AtomicReference<>();
         CountDownLatch onLoop = new CountDownLatch(1);
@@ -115,8 +103,8 @@ class DriverFeaturesTest {
 
     @Test
     void cancelledTimersNeverRunFromAnyThread() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, false, null));
-        Transport t = track(Transports.create("nio", TransportConfig.defaults()));
+        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.defaults()));
         Connection c = connect(t, peer.address(), (conn, f) -> { });
         AtomicInteger ran = new AtomicInteger();
         List<Cancellable> handles = new ArrayList<>();
@@ -156,8 +144,8 @@ class DriverFeaturesTest {
 
     @Test
     void readIdleFiresOnASilentConnectionAndRepeats() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, false, null));
-        Transport t = track(Transports.create("nio", TransportConfig.builder()
+        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.builder()
                 .readIdleTimeout(Duration.ofMillis(150)).build()));
         List<Long> idleAt = new CopyOnWriteArrayList<>();
         long start = System.nanoTime();
@@ -179,8 +167,8 @@ class DriverFeaturesTest {
 
     @Test
     void readIdleStaysQuietWhileFramesArrive() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, true, null));
-        Transport t = track(Transports.create("nio", TransportConfig.builder()
+        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.builder()
                 .readIdleTimeout(Duration.ofMillis(500)).writeIdleTimeout(Duration.ofMillis(500)).build()));
         List<IdleKind> idle = new CopyOnWriteArrayList<>();
         AtomicInteger echoes = new AtomicInteger();
@@ -211,7 +199,7 @@ class DriverFeaturesTest {
     void pausedReadingHoldsFramesThenDeliversAllInOrderWhileOthersContinue() throws Exception {
         int frames = 20_000;
         try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Transport t = track(Transports.create("nio", TransportConfig.builder().loops(1)
+            Transport t = closer.add(Transports.create("nio", TransportConfig.builder().loops(1)
                     .receiveBufferSize(8192).build()));
             List<Integer> seen = Collections.synchronizedList(new ArrayList<>());
             AtomicBoolean paused = new AtomicBoolean();
@@ -262,7 +250,7 @@ class DriverFeaturesTest {
                 assertEquals(101, seen.size(), "frames delivered after pauseReading");
 
                 // Another connection on the same loop keeps working meanwhile.
-                FramePeer echo = track(new FramePeer(0, false, true, null));
+                FramePeer echo = closer.add(new FramePeer(0, false, true, null));
                 AtomicInteger echoes = new AtomicInteger();
                 Connection other = connect(t, echo.address(), (conn, f) -> echoes.incrementAndGet());
                 for (int i = 0; i < 50; i++) {
@@ -283,8 +271,8 @@ class DriverFeaturesTest {
 
     @Test
     void maxPendingBytesRefusesAtOnceNamingTheLimitAndTheCount() throws Exception {
-        FramePeer peer = track(new FramePeer(4096, true, false, null));
-        Transport t = track(Transports.create("nio", TransportConfig.builder().sendBufferSize(4096)
+        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.builder().sendBufferSize(4096)
                 .maxPendingBytes(64 * 1024).build()));
         Connection c = connect(t, peer.address(), (conn, f) -> { });
         AtomicReference<Throwable> refused = new AtomicReference<>();
@@ -309,8 +297,8 @@ class DriverFeaturesTest {
     @Test
     void gracefulTransportCloseFlushesWithinTheGraceThenAborts() throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        FramePeer fast = track(new FramePeer(0, false, false, (conn, f) -> received.add(1)));
-        FramePeer stalled = track(new FramePeer(4096, true, false, null));
+        FramePeer fast = closer.add(new FramePeer(0, false, false, (conn, f) -> received.add(1)));
+        FramePeer stalled = closer.add(new FramePeer(4096, true, false, null));
         Transport t = Transports.create("nio", TransportConfig.builder().sendBufferSize(4096).build());
         AtomicReference<Throwable> fastClosed = new AtomicReference<>(new Throwable("not closed"));
         Connection a = connect(t, fast.address(), new FrameHandler() {
@@ -347,8 +335,8 @@ class DriverFeaturesTest {
 
     @Test
     void statsAddUpAcrossLoopsAndShowABlockingHandler() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, true, null));
-        Transport t = track(Transports.create("nio", TransportConfig.builder().loops(2).build()));
+        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.builder().loops(2).build()));
         AtomicInteger frames = new AtomicInteger();
         List<Connection> cs = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -386,8 +374,8 @@ class DriverFeaturesTest {
 
     @Test
     void theLoopSurvivesInterruptsABrokenSelectorAndACancelledKey() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, true, null));
-        NioTransport t = (NioTransport) track(Transports.create("nio", TransportConfig.defaults()));
+        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        NioTransport t = (NioTransport) closer.add(Transports.create("nio", TransportConfig.defaults()));
         AtomicInteger echoes = new AtomicInteger();
         Connection a = connect(t, peer.address(), (conn, f) -> echoes.incrementAndGet());
         AtomicReference<Throwable> bClosed = new AtomicReference<>();
@@ -441,8 +429,8 @@ class DriverFeaturesTest {
 
     @Test
     void wakeupsFromManyThreadsAtOnce() throws Exception {
-        FramePeer peer = track(new FramePeer(0, false, true, null));
-        Transport t = track(Transports.create("nio", TransportConfig.defaults()));
+        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.defaults()));
         AtomicInteger echoes = new AtomicInteger();
         Connection c = connect(t, peer.address(), (conn, f) -> echoes.incrementAndGet());
         int threads = 64;

@@ -7,9 +7,9 @@ import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
@@ -23,7 +23,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -48,24 +47,8 @@ class TlsReviewFindingsTest {
 
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
-    private final List<AutoCloseable> resources = new ArrayList<>();
-
-    @AfterEach
-    void closeResources() throws Exception {
-        Collections.reverse(resources);
-        for (AutoCloseable r : resources) {
-            try {
-                r.close();
-            } catch (Exception e) {
-                // best effort
-            }
-        }
-    }
-
-    private <T extends AutoCloseable> T track(T resource) {
-        resources.add(resource);
-        return resource;
-    }
+    @RegisterExtension
+    final Closer closer = Closer.quiet();
 
     // ================================================================ finding: peer close_notify behind a frame
 
@@ -133,9 +116,9 @@ class TlsReviewFindingsTest {
     })
     void thePeersCloseNotifyArrivingWithAFrameEndsTheConnection(String protocol, int readBuffer, int body)
             throws Exception {
-        RawTlsServer server = track(new RawTlsServer(protocol));
+        RawTlsServer server = closer.add(new RawTlsServer(protocol));
         Recorder handler = new Recorder();
-        Transport transport = track(Transports.create("nio", TransportConfig.builder().readBufferSize(readBuffer)
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder().readBufferSize(readBuffer)
                 .tls(TlsConfig.of(TestTls.clientContext())).build()));
         Connection c = transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
         assertEquals(protocol, c.tlsSession().getProtocol());
@@ -226,10 +209,10 @@ class TlsReviewFindingsTest {
      */
     @Test
     void aFrameThatCameWithTheServersLastHandshakeFlightIsDelivered() throws Exception {
-        RawTlsServer server = track(new RawTlsServer("TLSv1.2"));
+        RawTlsServer server = closer.add(new RawTlsServer("TLSv1.2"));
         server.withLastFlight = TestFrames.frame(0, 1, 300, false);
         Recorder handler = new Recorder();
-        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder()
                 .tls(TlsConfig.of(TestTls.clientContext())).build()));
         Connection c = transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
         assertEquals("TLSv1.2", c.tlsSession().getProtocol());
@@ -245,7 +228,7 @@ class TlsReviewFindingsTest {
      */
     @Test
     void framesHeldInsideTlsArriveAcrossReadTurnsAndPauses() throws Exception {
-        RawTlsServer server = track(new RawTlsServer());
+        RawTlsServer server = closer.add(new RawTlsServer());
         int count = 200;
         CountDownLatch all = new CountDownLatch(count);
         List<Integer> frames = new CopyOnWriteArrayList<>();
@@ -268,7 +251,7 @@ class TlsReviewFindingsTest {
                 }
             }
         };
-        Transport transport = track(Transports.create("nio", TransportConfig.builder().readBufferSize(64)
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder().readBufferSize(64)
                 .tls(TlsConfig.of(TestTls.clientContext())).build()));
         transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
         server.awaitHandshake();
@@ -289,7 +272,7 @@ class TlsReviewFindingsTest {
     /** Coverage (passes): an untrusted server certificate fails connect with the SSL cause, inside the timeout. */
     @Test
     void anUntrustedServerFailsConnectWithTheSslCause() throws Exception {
-        RawTlsServer server = track(new RawTlsServer());
+        RawTlsServer server = closer.add(new RawTlsServer());
         javax.net.ssl.SSLContext trustsNothing = javax.net.ssl.SSLContext.getInstance("TLS");
         trustsNothing.init(null, new javax.net.ssl.TrustManager[]{new javax.net.ssl.X509TrustManager() {
             @Override
@@ -307,7 +290,7 @@ class TlsReviewFindingsTest {
                 return new java.security.cert.X509Certificate[0];
             }
         }}, null);
-        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder()
                 .connectTimeout(java.time.Duration.ofSeconds(5)).tls(TlsConfig.of(trustsNothing)).build()));
         CompletableFuture<Connection> connecting = transport.connect(server.address(), new Recorder());
         Throwable failure = org.junit.jupiter.api.Assertions.assertThrows(
@@ -387,9 +370,9 @@ class TlsReviewFindingsTest {
     @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
     @org.junit.jupiter.params.provider.ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
     void thePeersCloseNotifyAloneEndsTheConnection(String protocol) throws Exception {
-        RawTlsServer server = track(new RawTlsServer(protocol));
+        RawTlsServer server = closer.add(new RawTlsServer(protocol));
         Recorder handler = new Recorder();
-        Transport transport = track(Transports.create("nio", TransportConfig.builder()
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder()
                 .tls(TlsConfig.of(TestTls.clientContext())).build()));
         Connection c = transport.connect(server.address(), handler).get(10, TimeUnit.SECONDS);
         server.awaitHandshake();
@@ -410,9 +393,9 @@ class TlsReviewFindingsTest {
      */
     @Test
     void slowDelegatedTasksAreCoveredByConnectTimeout() throws Exception {
-        RawTlsServer server = track(new RawTlsServer());
+        RawTlsServer server = closer.add(new RawTlsServer());
         java.util.concurrent.ExecutorService slow = java.util.concurrent.Executors.newCachedThreadPool();
-        track(slow::shutdownNow);
+        closer.add(slow::shutdownNow);
         CountDownLatch lateResume = new CountDownLatch(1);
         TlsConfig tls = TlsConfig.of(TestTls.clientContext()).delegatedTaskExecutor(r -> slow.execute(() -> {
             try {
@@ -423,7 +406,7 @@ class TlsReviewFindingsTest {
             r.run();
             lateResume.countDown();
         }));
-        Transport transport = track(Transports.create("nio", TransportConfig.builder().loops(1)
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder().loops(1)
                 .connectTimeout(java.time.Duration.ofMillis(400)).tls(tls).build()));
         long start = System.nanoTime();
         CompletableFuture<Connection> connecting = transport.connect(server.address(), new Recorder());
