@@ -286,9 +286,11 @@ class FaultProxyTest {
         assertEquals(run.check.total(), stats.framesWritten(), "framesWritten: " + stats);
         if (stats.writeCalls() > 0) {
             // Implementations that count their write calls (ours) must have met the short writes this is about.
-            // Over TLS one call writes batch after batch until the kernel says no, so most calls end short
-            // (about 100 calls and 98 short writes here): the floor is the count, not the share.
-            assertTrue(stats.shortWrites() > 50, "too few short writes to prove anything: " + stats);
+            // Over TLS one call writes batch after batch until the kernel says no, so nearly every call ends
+            // short, but how many calls there are depends on the machine: 38 (31 short) in a full quiet CI
+            // run, 100 to 160 alone or loaded. So: most calls short, and at least 20 of them.
+            assertTrue(stats.shortWrites() >= 20 && stats.shortWrites() * 2 > stats.writeCalls(),
+                    "too few short writes to prove anything: " + stats);
         }
         assertTrue(run.c.isOpen());
         assertTrue(run.handler.breaches.isEmpty(), run.handler.breaches.toString());
