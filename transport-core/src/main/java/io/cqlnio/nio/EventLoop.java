@@ -1,26 +1,20 @@
 package io.cqlnio.nio;
 
-import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.Cancellable;
 import io.cqlnio.spi.ConnectionClosedException;
-import io.cqlnio.spi.ConnectionStats;
-import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.TransportConfig;
-import io.cqlnio.spi.TransportException;
 import org.jctools.queues.MessagePassingQueue;
 import org.jctools.queues.MpscUnboundedXaddArrayQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
-import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -36,7 +30,7 @@ import java.util.function.Consumer;
  * <p>The loop never blocks except in {@code select} and never dies: an exception while serving one
  * connection closes that connection, an exception anywhere else is logged and the loop goes on.
  */
-final class EventLoop implements Runnable {
+final class EventLoop implements Loop, Runnable {
 
     private static final Logger LOG = LoggerFactory.getLogger(EventLoop.class);
 
@@ -44,23 +38,18 @@ final class EventLoop implements Runnable {
     private static final int SLEEPING = 1;
     /** Tasks run per cycle, so a flood of submissions cannot starve I/O. */
     private static final int MAX_TASKS_PER_CYCLE = 1024;
-    private static final int ENTRY_POOL_SIZE = 8192;
 
-    final TransportConfig config;
-    final ByteBuffer[] iov;
-    final ByteBuffer readBuffer;
-    final ByteBuffer readView;
-    final FrameWriter.EntryPool entryPool = new FrameWriter.EntryPool(ENTRY_POOL_SIZE);
+    private final LoopResources resources;
 
     private final String name;
     private final Thread thread;
     private volatile Selector selector;
     private final MessagePassingQueue<Runnable> tasks = new MpscUnboundedXaddArrayQueue<>(256, 2);
-    private final MessagePassingQueue<NioConnection> dirty = new MpscUnboundedXaddArrayQueue<>(256, 2);
+    private final MessagePassingQueue<LoopMember> dirty = new MpscUnboundedXaddArrayQueue<>(256, 2);
     private final AtomicInteger wakeState = new AtomicInteger(AWAKE);
     private final Consumer<SelectionKey> onSelected = this::onSelected;
     /** Written by the loop; concurrent so {@link #addStats} can walk it from any thread. */
-    private final Set<NioConnection> connections = ConcurrentHashMap.newKeySet();
+    private final Set<LoopMember> connections = ConcurrentHashMap.newKeySet();
     private final TimerHeap timers = new TimerHeap();
 
     private volatile boolean shutdownRequested;
@@ -75,21 +64,14 @@ final class EventLoop implements Runnable {
     private volatile long idleSince;
     private long firstKeyNanos;
     private volatile long maxTurnNanos;
-    private volatile long closedFramesWritten;
-    private volatile long closedBytesWritten;
-    private volatile long closedFramesRead;
-    private volatile long closedBytesRead;
-    private volatile long closedWriteCalls;
-    private volatile long closedShortWrites;
-    private volatile long closedWakeups;
+    /** Totals of the connections that closed; written by the loop, published by {@link #closedVersion}. */
+    private final LoopCounters closed = new LoopCounters();
+    private volatile int closedVersion;
     private volatile long selectorRebuilds;
 
     EventLoop(String name, TransportConfig config) throws IOException {
         this.name = name;
-        this.config = config;
-        this.iov = new ByteBuffer[config.maxBuffersPerWrite()];
-        this.readBuffer = ByteBuffer.allocateDirect(config.readBufferSize());
-        this.readView = readBuffer.duplicate();
+        this.resources = new LoopResources(config);
         this.selector = Selector.open();
         this.thread = new Thread(this, name);
     }
@@ -98,27 +80,28 @@ final class EventLoop implements Runnable {
         thread.start();
     }
 
-    boolean inLoop() {
+    /** What this loop lends its connections (loop thread only). */
+    LoopResources resources() {
+        return resources;
+    }
+
+    @Override
+    public boolean inLoop() {
         return Thread.currentThread() == thread;
     }
 
     // ---------------------------------------------------------------- any thread
 
-    /**
-     * Any thread. Runs {@code task} on the loop.
-     *
-     * @return {@code false} when the loop has terminated: the task may not run, and the caller must settle
-     * whatever it was for itself (a task offered while the loop ends may still run, so that must be idempotent)
-     */
-    boolean execute(Runnable task) {
+    @Override
+    public boolean execute(Runnable task) {
         tasks.offer(task);
         wakeup();
         return !terminated;
     }
 
-    /** Any thread. Hands a writer-scheduled connection to the loop; {@code true} if that woke the loop. */
-    boolean schedule(NioConnection connection) {
-        dirty.offer(connection);
+    @Override
+    public boolean markDirty(LoopMember member) {
+        dirty.offer(member);
         return wakeup();
     }
 
@@ -232,12 +215,11 @@ final class EventLoop implements Runnable {
             return;
         }
         for (SelectionKey key : old.keys()) {
-            NioConnection c = (NioConnection) key.attachment();
+            LoopMember c = (LoopMember) key.attachment();
             try {
                 if (key.channel().isOpen()) {
                     int ops = key.isValid() ? key.interestOps() : 0;
-                    SelectionKey moved = key.channel().register(fresh, ops, c);
-                    c.registered(moved);
+                    c.rekeyed(key.channel().register(fresh, ops, c));
                 }
                 key.cancel();
             } catch (IOException | RuntimeException e) {
@@ -275,18 +257,13 @@ final class EventLoop implements Runnable {
         // Only those queued now: a connection that yields re-queues itself for the next cycle.
         int n = dirty.size();
         for (int i = 0; i < n; i++) {
-            NioConnection c = dirty.poll();
+            LoopMember c = dirty.poll();
             if (c == null) {
                 return i;
             }
             c.flushFromLoop();
         }
         return n;
-    }
-
-    /** Loop. Re-queues a connection whose writer yielded its turn. */
-    void scheduleFromLoop(NioConnection connection) {
-        dirty.offer(connection);
     }
 
     private void onSelected(SelectionKey key) {
@@ -297,94 +274,50 @@ final class EventLoop implements Runnable {
             // queues before it sleeps again.
             wakeState.set(AWAKE);
         }
-        NioConnection c = (NioConnection) key.attachment();
+        LoopMember c = (LoopMember) key.attachment();
         try {
-            int ready = key.readyOps();
-            if ((ready & SelectionKey.OP_CONNECT) != 0) {
-                c.finishConnect();
-                return;
-            }
-            // Writes first: they free memory, and a reply read below may want to write at once.
-            if ((ready & SelectionKey.OP_WRITE) != 0) {
-                c.onWritable();
-            }
-            if ((ready & SelectionKey.OP_READ) != 0) {
-                c.onReadable();
-            }
+            c.onSelected(key.readyOps());
         } catch (Throwable t) {
             c.closeOnError(t);
         }
     }
 
-    // ---------------------------------------------------------------- connects
+    // ---------------------------------------------------------------- members
 
-    /** Loop. Opens, configures and starts connecting a channel; settles {@code future} now or later. */
-    void connect(InetSocketAddress remote, FrameHandler handler, CompletableFuture<Connection> future) {
-        if (shutdownRequested) {
-            future.completeExceptionally(new TransportException("transport closed; cannot connect to " + remote));
-            return;
-        }
-        SocketChannel channel = null;
-        NioConnection c = null;
+    /** Loop. {@code true} once the transport asked this loop to end: no new connections. */
+    boolean isShuttingDown() {
+        return shutdownRequested;
+    }
+
+    /** Loop. Registers {@code channel} for {@code ops} with {@code member} as its attachment. */
+    SelectionKey register(SelectableChannel channel, int ops, LoopMember member) throws ClosedChannelException {
+        connections.add(member);
         try {
-            channel = SocketChannel.open();
-            channel.configureBlocking(false);
-            channel.setOption(StandardSocketOptions.TCP_NODELAY, config.tcpNoDelay());
-            channel.setOption(StandardSocketOptions.SO_KEEPALIVE, config.keepAlive());
-            if (config.sendBufferSize() > 0) {
-                channel.setOption(StandardSocketOptions.SO_SNDBUF, config.sendBufferSize());
-            }
-            if (config.receiveBufferSize() > 0) {
-                // Before connect, so the window scale offered in SYN fits it.
-                channel.setOption(StandardSocketOptions.SO_RCVBUF, config.receiveBufferSize());
-            }
-            c = new NioConnection(this, channel, remote, handler, future);
-            connections.add(c);
-            boolean connected = channel.connect(remote);
-            SelectionKey key = channel.register(selector, connected ? 0 : SelectionKey.OP_CONNECT, c);
-            c.registered(key);
-            // Armed even when connect() finished at once: with TLS the handshake is still to come.
-            c.connectTimer(schedule(c::connectTimedOut, config.connectTimeout().toNanos()));
-            if (connected) {
-                c.finishConnect();
-            }
-        } catch (IOException | RuntimeException e) {
-            if (c != null) {
-                connections.remove(c);
-            }
-            closeQuietly(channel);
-            future.completeExceptionally(new TransportException("connect to " + remote + " failed: " + e, e));
+            return channel.register(selector, ops, member);
+        } catch (ClosedChannelException | RuntimeException e) {
+            connections.remove(member);
+            throw e;
         }
     }
 
-    /** Loop. The connection closed for good: keep its counters in the loop's totals. */
-    void deregister(NioConnection c) {
-        if (connections.remove(c)) {
-            ConnectionStats s = c.stats();
-            closedFramesWritten += s.framesWritten();
-            closedBytesWritten += s.bytesWritten();
-            closedFramesRead += s.framesRead();
-            closedBytesRead += s.bytesRead();
-            closedWriteCalls += s.writeCalls();
-            closedShortWrites += s.shortWrites();
-            closedWakeups += s.wakeups();
+    @Override
+    public void deregister(LoopMember member) {
+        if (connections.remove(member)) {
+            closed.add(member.stats());
+            closedVersion++;
         }
     }
 
     /** Any thread. Visits the connections open now (a weakly consistent view). */
-    void forEachConnection(Consumer<NioConnection> action) {
+    void forEachMember(Consumer<LoopMember> action) {
         connections.forEach(action);
     }
 
     // ---------------------------------------------------------------- timers
 
-    TimerHeap timers() {
-        return timers;
-    }
-
-    /** Any thread. Runs {@code task} on the loop once {@code delayNanos} has passed, never earlier. */
-    LoopTimer schedule(Runnable task, long delayNanos) {
-        LoopTimer t = new LoopTimer(this, System.nanoTime() + Math.max(0, delayNanos), task);
+    @Override
+    public Cancellable schedule(Runnable task, long delayNanos) {
+        LoopTimer t = new LoopTimer(this, timers, System.nanoTime() + Math.max(0, delayNanos), task);
         if (inLoop()) {
             timers.add(t);
         } else {
@@ -393,8 +326,13 @@ final class EventLoop implements Runnable {
         return t;
     }
 
+    /** Loop. Timers waiting in the heap. */
+    int timerCount() {
+        return timers.size();
+    }
+
     private int fireTimers() {
-        LoopTimer next = timers.peek();
+        TimerHeap.Node next = timers.peek();
         if (next == null) {
             return 0;
         }
@@ -415,7 +353,7 @@ final class EventLoop implements Runnable {
 
     /** Select timeout in ms for the next timer, rounded up so a timer never fires early; 0 = none. */
     private long nextTimerMillis() {
-        LoopTimer next = timers.peek();
+        TimerHeap.Node next = timers.peek();
         if (next == null) {
             return 0;
         }
@@ -425,46 +363,21 @@ final class EventLoop implements Runnable {
 
     // ---------------------------------------------------------------- stats
 
-    /** Any thread. Adds this loop's figures to the running totals in {@code into} (see NioTransport#stats). */
-    void addStats(long[] into) {
-        int open = 0;
-        long pending = 0;
-        long framesWritten = closedFramesWritten;
-        long bytesWritten = closedBytesWritten;
-        long framesRead = closedFramesRead;
-        long bytesRead = closedBytesRead;
-        long writeCalls = closedWriteCalls;
-        long shortWrites = closedShortWrites;
-        long wakeups = closedWakeups;
-        for (NioConnection c : connections) {
-            ConnectionStats s = c.stats();
-            open++;
-            framesWritten += s.framesWritten();
-            bytesWritten += s.bytesWritten();
-            framesRead += s.framesRead();
-            bytesRead += s.bytesRead();
-            writeCalls += s.writeCalls();
-            shortWrites += s.shortWrites();
-            wakeups += s.wakeups();
-            pending += s.pendingBytes();
+    /** Any thread. Adds this loop's figures to {@code into}: its open connections, its closed ones, its timings. */
+    void addStats(LoopCounters into) {
+        if (closedVersion >= 0) { // the volatile read publishes the closed totals the loop wrote before it
+            into.addConnections(closed);
+        }
+        for (LoopMember c : connections) {
+            into.connections++;
+            into.add(c.stats());
         }
         long start = startNanos;
         long now = System.nanoTime();
         long uptime = start == 0 ? 0 : now - start;
         long sleepingSince = idleSince;
         long idle = idleNanos + (sleepingSince != 0 ? Math.max(0, now - sleepingSince) : 0);
-        into[0] += open;
-        into[1] += framesWritten;
-        into[2] += bytesWritten;
-        into[3] += framesRead;
-        into[4] += bytesRead;
-        into[5] += writeCalls;
-        into[6] += shortWrites;
-        into[7] += wakeups;
-        into[8] += pending;
-        into[9] += Math.max(0, uptime - idle);
-        into[10] += uptime;
-        into[11] = Math.max(into[11], maxTurnNanos);
+        into.addLoop(Math.max(0, uptime - idle), uptime, maxTurnNanos);
     }
 
     // ---------------------------------------------------------------- the end
@@ -472,7 +385,7 @@ final class EventLoop implements Runnable {
     private void terminate() {
         try {
             ConnectionClosedException closed = new ConnectionClosedException("transport closed (" + name + ")");
-            for (NioConnection c : new ArrayList<>(connections)) {
+            for (LoopMember c : new ArrayList<>(connections)) {
                 c.closeOnTransportClose(closed);
             }
         } catch (Throwable t) {
@@ -490,16 +403,6 @@ final class EventLoop implements Runnable {
             LOG.debug("{}: selector close failed", name, e);
         }
         LOG.debug("{} stopped", name);
-    }
-
-    static void closeQuietly(SocketChannel channel) {
-        if (channel != null) {
-            try {
-                channel.close();
-            } catch (IOException e) {
-                LOG.debug("close of {} failed", channel, e);
-            }
-        }
     }
 
     @Override

@@ -7,7 +7,6 @@ import io.cqlnio.spi.ProtocolException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.ReadableByteChannel;
 import java.util.zip.CRC32;
 
 /**
@@ -81,7 +80,7 @@ final class FrameReader {
      * @return bytes read, or -1 at end of stream
      * @throws ProtocolException on an invalid header; the connection must close
      */
-    int read(ReadableByteChannel channel, Sink sink) throws IOException {
+    int read(Wire channel, Sink sink) throws IOException {
         if ((backlog != null || segmentBacklog != null) && !resume(sink)) {
             return 0; // never read past bytes still held: they come first
         }

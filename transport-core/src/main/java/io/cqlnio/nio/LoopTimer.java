@@ -5,31 +5,28 @@ import io.cqlnio.spi.Cancellable;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
- * One scheduled task of an {@link EventLoop}. It is its own submission: scheduling from another thread
- * hands the timer itself to the loop as a task (no allocation besides this handle), and so does a cancel
- * from another thread, so the loop can take it out of the heap at once instead of carrying a cancelled
- * timer until its deadline.
+ * One scheduled task of a loop. It is its own submission: scheduling from another thread hands the timer itself
+ * to the loop as a task (no allocation besides this handle), and so does a cancel from another thread, so the
+ * loop takes it out of the heap at once instead of carrying a cancelled timer until its deadline.
  */
-final class LoopTimer implements Cancellable, Runnable {
+final class LoopTimer extends TimerHeap.Node implements Cancellable, Runnable {
 
     private static final int PENDING = 0;
     private static final int FIRED = 1;
     private static final int CANCELLED = 2;
-
-    final long deadlineNanos;
-    final Runnable task;
-    private final EventLoop loop;
     private static final AtomicIntegerFieldUpdater<LoopTimer> STATE =
             AtomicIntegerFieldUpdater.newUpdater(LoopTimer.class, "state");
 
+    private final Runnable task;
+    private final Loop loop;
+    private final TimerHeap heap;
     /** PENDING, FIRED or CANCELLED; a field, not an AtomicInteger, so a handle is one object. */
     private volatile int state;
-    /** Position in the loop's {@link TimerHeap}, or -1 when not in it. Loop only. */
-    int heapIndex = -1;
 
-    LoopTimer(EventLoop loop, long deadlineNanos, Runnable task) {
+    LoopTimer(Loop loop, TimerHeap heap, long deadlineNanos, Runnable task) {
+        super(deadlineNanos);
         this.loop = loop;
-        this.deadlineNanos = deadlineNanos;
+        this.heap = heap;
         this.task = task;
     }
 
@@ -39,14 +36,15 @@ final class LoopTimer implements Cancellable, Runnable {
             return false;
         }
         if (loop.inLoop()) {
-            loop.timers().remove(this);
+            heap.remove(this);
         } else {
             loop.execute(this);
         }
         return true;
     }
 
-    /** Loop. Fires the task unless it was cancelled. */
+    /** Loop. Runs the task unless it was cancelled. */
+    @Override
     void fire() {
         if (STATE.compareAndSet(this, PENDING, FIRED)) {
             task.run();
@@ -58,9 +56,9 @@ final class LoopTimer implements Cancellable, Runnable {
     public void run() {
         int now = state;
         if (now == CANCELLED) {
-            loop.timers().remove(this);
+            heap.remove(this);
         } else if (now == PENDING && heapIndex < 0) {
-            loop.timers().add(this);
+            heap.add(this);
         }
     }
 }

@@ -6,7 +6,6 @@ import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.Framing;
-import io.cqlnio.spi.IdleKind;
 import io.cqlnio.spi.ProtocolException;
 import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.TransportConfig;
@@ -18,102 +17,89 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.GatheringByteChannel;
-import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 
 /**
- * A connection on one {@link EventLoop}: its lifecycle, its interest ops, and the glue between the
- * channel, the {@link FrameWriter} (bytes out) and the {@link FrameReader} (frames in).
+ * A connection on one loop: the SPI's {@link Connection} on the caller's side, a {@link LoopMember} on the
+ * loop's, and the glue between its {@link Wire}, its writer ({@link FrameQueue} in, {@link FrameWriter} out) and
+ * its {@link FrameReader}. Its lifecycle is a {@link ConnectionState}; every move goes through {@link #moveTo}.
  *
- * <p>Lifecycle: OPEN, then CLOSING after {@code close()} (writes refused, accepted frames still flushed),
- * then CLOSED. CLOSED is set at once by {@code abort} so no frame is delivered after it; the socket is
- * closed, the frames failed and {@code onClosed} called exactly once by {@link #closeNow} on the loop.
- *
- * <p>With TLS, the writer and reader see a {@link TlsChannel} instead of the socket, the handshake runs between
- * the TCP connect and the hand-out (under the same connect timer), and a graceful close ends with close_notify.
+ * <p>Threads: the {@code Connection} methods are safe from any thread; everything else runs on the loop.
+ * With TLS, the handshake ({@link TlsSteps}) runs between the TCP connect and the hand-out, under the same
+ * connect timer, and a graceful close ends with close_notify.
  */
-final class NioConnection implements Connection, FrameReader.Sink {
+final class NioConnection implements Connection, LoopMember, FrameReader.Sink, TlsSteps.Host {
 
     private static final Logger LOG = LoggerFactory.getLogger(NioConnection.class);
     private static final AtomicLong IDS = new AtomicLong();
-
-    private static final int OPEN = 0;
-    private static final int CLOSING = 1;
-    private static final int CLOSED = 2;
+    private static final AtomicReferenceFieldUpdater<NioConnection, ConnectionState> STATE =
+            AtomicReferenceFieldUpdater.newUpdater(NioConnection.class, ConnectionState.class, "state");
+    private static final AtomicLongFieldUpdater<NioConnection> WAKEUPS =
+            AtomicLongFieldUpdater.newUpdater(NioConnection.class, "wakeups");
 
     private final long id = IDS.incrementAndGet();
-    private final EventLoop loop;
+    private final Loop loop;
+    private final LoopResources resources;
     private final SocketChannel channel;
-    /** Null on a plaintext connection. */
-    private final TlsChannel tls;
-    private final TlsConfig tlsConfig;
-    /** What the writer and reader use: the socket, or TLS in front of it. */
-    private final GatheringByteChannel out;
-    private final ReadableByteChannel in;
     private final InetSocketAddress remote;
     private final FrameHandler handler;
+    /** The socket, or TLS in front of it. */
+    private final Wire wire;
+    /** Null on a plaintext connection. */
+    private final TlsSteps tls;
+    private final FrameQueue queue;
     private final FrameWriter writer;
     private final FrameReader reader;
+    /** Null unless an idle timeout is configured. */
+    private final IdleTimers idle;
     private final CompletableFuture<Connection> connectFuture;
-    private final long readIdleNanos;
-    private final long writeIdleNanos;
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
-    private final AtomicInteger state = new AtomicInteger(OPEN);
-    private final AtomicLong wakeups = new AtomicLong();
-    private final Runnable reportWritability = this::reportWritability;
-    private final Runnable closeWhenFlushed = this::closeWhenFlushed;
-    private final Runnable checkReadIdle = this::checkReadIdle;
-    private final Runnable checkWriteIdle = this::checkWriteIdle;
-    private final Runnable applyReadInterest = this::applyReadInterest;
-    private final Runnable continueHandshake = this::continueHandshake;
-    private final Runnable readBuffered = this::onReadable;
+    private volatile ConnectionState state = ConnectionState.CONNECTING;
+    private volatile long wakeups;
     private volatile boolean readPaused;
-    private final java.util.concurrent.atomic.AtomicBoolean switched = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile boolean switchedFraming;
     private volatile String name;
+    private Runnable reportWritability;
+    private Runnable applyReadInterest;
+    private Runnable readAgain;
 
     // Loop-only state.
     private SelectionKey key;
     private int interestOps;
     private boolean awaitingWritable;
     private boolean reportedWritable = true;
-    private boolean handedOut;
-    private boolean terminal;
     private boolean readInterestPaused;
-    private boolean handshaking;
-    private boolean closeNotifySent;
-    private LoopTimer connectTimer;
-    private LoopTimer readIdleTimer;
-    private LoopTimer writeIdleTimer;
-    /** Last inbound frame, or the last READ idle report (nanoTime); loop only. */
-    private long readIdleMark;
-    private long writeIdleMark;
+    /** Set once {@link #closeNow} has started: the socket is released and the handler told, once. */
+    private boolean tornDown;
+    private Cancellable connectTimer;
 
-    NioConnection(EventLoop loop, SocketChannel channel, InetSocketAddress remote, FrameHandler handler,
-                  CompletableFuture<Connection> connectFuture) {
-        TransportConfig config = loop.config;
+    NioConnection(Loop loop, LoopResources resources, SocketChannel channel, InetSocketAddress remote,
+                  FrameHandler handler, CompletableFuture<Connection> connectFuture) {
+        TransportConfig config = resources.config;
         this.loop = loop;
+        this.resources = resources;
         this.channel = channel;
         this.remote = remote;
         this.handler = handler;
         this.connectFuture = connectFuture;
-        this.readIdleNanos = config.readIdleTimeout().toNanos();
-        this.writeIdleNanos = config.writeIdleTimeout().toNanos();
         this.name = "cqlnio#" + id + "[-> " + remote + "]";
-        this.tlsConfig = config.tls();
-        this.tls = tlsConfig == null ? null : new TlsChannel(this, tlsConfig.newEngine(remote), channel, channel);
-        this.out = tls == null ? channel : tls;
-        this.in = tls == null ? channel : tls;
-        this.writer = new FrameWriter(this, loop.entryPool, config.writeHighWatermark(), config.writeLowWatermark(),
-                config.maxBytesPerWrite(), config.writeSpinCount(), config.maxPendingBytes());
-        this.reader = new FrameReader(this, config.frameCodec(), config.maxFrameLength(), loop.readBuffer,
-                loop.readView);
+        TlsConfig tlsConfig = config.tls();
+        this.tls = tlsConfig == null ? null : new TlsSteps(this, loop, tlsConfig, remote, channel);
+        this.wire = tls == null ? new SocketWire(channel, channel) : tls.wire;
+        this.queue = new FrameQueue(this, resources.entryPool, config.writeHighWatermark(),
+                config.writeLowWatermark(), config.maxPendingBytes());
+        this.writer = new FrameWriter(queue, config.maxBytesPerWrite(), config.writeSpinCount());
+        this.reader = new FrameReader(this, config.frameCodec(), config.maxFrameLength(), resources.readBuffer,
+                resources.readView);
+        this.idle = IdleTimers.create(loop, this, this, handler, config.readIdleTimeout().toNanos(),
+                config.writeIdleTimeout().toNanos());
     }
 
     // ---------------------------------------------------------------- Connection (any thread)
@@ -134,43 +120,40 @@ final class NioConnection implements Connection, FrameReader.Sink {
     }
 
     private void accept(ByteBuffer single, ByteBuffer[] parts, WriteListener listener) {
-        if (state.get() != OPEN) {
-            refuse(listener);
+        if (state != ConnectionState.OPEN) {
+            WriteEntry.notify(listener, new ConnectionClosedException("write refused: " + this + " is closed"), this);
             return;
         }
-        int result = writer.enqueue(single, parts, listener);
-        if ((result & FrameWriter.SCHEDULE) != 0 && loop.schedule(this)) {
-            wakeups.incrementAndGet();
-        }
-        if ((result & FrameWriter.BECAME_UNWRITABLE) != 0) {
-            loop.execute(reportWritability);
-        }
+        handOver(queue.offer(single, parts, listener));
     }
 
-    private void refuse(WriteListener listener) {
-        if (listener != null) {
-            try {
-                listener.onComplete(new ConnectionClosedException("write refused: " + this + " is closed"));
-            } catch (Throwable t) {
-                LOG.warn("write listener threw on {}; ignored", this, t);
+    /** Acts on what an offer to the queue said: the writer was claimed, or the connection became unwritable. */
+    private void handOver(int offered) {
+        if ((offered & FrameQueue.CLAIMED) != 0 && loop.markDirty(this)) {
+            WAKEUPS.incrementAndGet(this);
+        }
+        if ((offered & FrameQueue.BECAME_UNWRITABLE) != 0) {
+            if (reportWritability == null) {
+                reportWritability = this::reportWritability; // benign race: any copy does the same
             }
+            loop.execute(reportWritability);
         }
     }
 
     @Override
     public boolean isWritable() {
-        return writer.isWritable();
+        return queue.isWritable();
     }
 
     @Override
     public long pendingBytes() {
-        return writer.pendingBytes();
+        return queue.pendingBytes();
     }
 
     @Override
     public CompletableFuture<Void> close() {
-        if (state.compareAndSet(OPEN, CLOSING)) {
-            loop.execute(closeWhenFlushed);
+        if (moveTo(ConnectionState.OPEN, ConnectionState.CLOSING)) {
+            loop.execute(this::closeWhenFlushed);
         }
         return closeFuture.copy();
     }
@@ -178,7 +161,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
     @Override
     public void abort(Throwable cause) {
         Throwable why = cause != null ? cause : new ConnectionClosedException("aborted: " + this);
-        if (state.getAndSet(CLOSED) != CLOSED) {
+        if (STATE.getAndSet(this, ConnectionState.CLOSED) != ConnectionState.CLOSED) {
             // A task even when called on the loop: we may be inside a listener while the writer walks its
             // frames. CLOSED already stops delivery of inbound frames. A terminated loop closed us already.
             loop.execute(() -> closeNow(why, why));
@@ -187,7 +170,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
 
     @Override
     public boolean isOpen() {
-        return state.get() == OPEN;
+        return state == ConnectionState.OPEN;
     }
 
     @Override
@@ -197,13 +180,13 @@ final class NioConnection implements Connection, FrameReader.Sink {
 
     @Override
     public javax.net.ssl.SSLSession tlsSession() {
-        return tls == null ? null : tls.engine().getSession();
+        return tls == null ? null : tls.session();
     }
 
     @Override
     public ConnectionStats stats() {
         return new ConnectionStats(writer.framesWritten, writer.bytesWritten, reader.framesRead, reader.bytesRead,
-                writer.writeCalls, writer.shortWrites, writer.zeroByteWrites, wakeups.get(), writer.pendingBytes());
+                writer.writeCalls, writer.shortWrites, writer.zeroByteWrites, wakeups, queue.pendingBytes());
     }
 
     @Override
@@ -220,30 +203,30 @@ final class NioConnection implements Connection, FrameReader.Sink {
     public void switchFraming(Framing framing) {
         Objects.requireNonNull(framing, "framing");
         if (framing == Framing.FRAMES) {
-            if (switched.get()) {
+            if (switchedFraming) {
                 throw new IllegalStateException(this + " already carries v5 segments; it cannot switch back");
             }
             return;
         }
-        if (!switched.compareAndSet(false, true)) {
-            throw new IllegalStateException(this + " already switched to " + framing);
+        synchronized (this) { // once per connection, never on a hot path
+            if (switchedFraming) {
+                throw new IllegalStateException(this + " already switched to " + framing);
+            }
+            switchedFraming = true;
         }
         if (loop.inLoop()) {
             reader.switchToSegments(); // exact: from the byte after the frame being delivered
         } else {
             loop.execute(reader::switchToSegments);
         }
-        int result = writer.enqueueSwitchToSegments();
-        if ((result & FrameWriter.SCHEDULE) != 0 && loop.schedule(this)) {
-            wakeups.incrementAndGet();
-        }
+        handOver(queue.offerSwitchToSegments());
     }
 
     @Override
     public void pauseReading() {
         if (!readPaused) {
             readPaused = true;
-            loop.execute(applyReadInterest);
+            loop.execute(applyReadInterest());
         }
     }
 
@@ -251,8 +234,15 @@ final class NioConnection implements Connection, FrameReader.Sink {
     public void resumeReading() {
         if (readPaused) {
             readPaused = false;
-            loop.execute(applyReadInterest);
+            loop.execute(applyReadInterest());
         }
+    }
+
+    private Runnable applyReadInterest() {
+        if (applyReadInterest == null) {
+            applyReadInterest = this::applyReadInterestNow; // benign race: any copy does the same
+        }
+        return applyReadInterest;
     }
 
     @Override
@@ -260,29 +250,40 @@ final class NioConnection implements Connection, FrameReader.Sink {
         return name;
     }
 
-    // ---------------------------------------------------------------- the loop
+    // ---------------------------------------------------------------- lifecycle
 
-    void connectTimer(LoopTimer timer) {
-        this.connectTimer = timer;
+    /** Moves from {@code from} to {@code to} if the connection is still in {@code from}. */
+    private boolean moveTo(ConnectionState from, ConnectionState to) {
+        assert from.canMoveTo(to) : from + " -> " + to;
+        return STATE.compareAndSet(this, from, to);
     }
 
-    /** Loop. The connect timer fired first. */
-    void connectTimedOut() {
-        if (!handedOut && !terminal) {
-            failConnect(new TransportException(handshaking
-                    ? "TLS handshake with " + remote + " did not finish within connectTimeout ("
-                            + loop.config.connectTimeout().toMillis() + " ms, connect and handshake together) on " + this
-                    : "connect to " + remote + " timed out after " + loop.config.connectTimeout().toMillis() + " ms"));
-        }
-    }
-
+    /** Loop. For tests that end a connection the way a foreign cancel would. */
     SelectionKey key() {
         return key;
     }
 
-    void registered(SelectionKey key) {
+    ConnectionState state() {
+        return state;
+    }
+
+    /** Loop. The TCP connect (and TLS handshake, if any) began: the connect timer covers both. */
+    void connecting(SelectionKey key, Cancellable connectTimer) {
         this.key = key;
         this.interestOps = key.interestOps();
+        this.connectTimer = connectTimer;
+    }
+
+    /** Loop. The connect timer fired first. */
+    void connectTimedOut() {
+        ConnectionState now = state;
+        if (now.isConnecting()) {
+            long millis = resources.config.connectTimeout().toMillis();
+            failConnect(new TransportException(now == ConnectionState.HANDSHAKING
+                    ? "TLS handshake with " + remote + " did not finish within connectTimeout (" + millis
+                            + " ms, connect and handshake together) on " + this
+                    : "connect to " + remote + " timed out after " + millis + " ms"));
+        }
     }
 
     /** Loop. OP_CONNECT fired, or connect() finished at once. */
@@ -303,92 +304,156 @@ final class NioConnection implements Connection, FrameReader.Sink {
         }
         if (tls == null) {
             connected();
-            return;
-        }
-        handshaking = true;
-        try {
+        } else if (moveTo(ConnectionState.CONNECTING, ConnectionState.HANDSHAKING)) {
             tls.beginHandshake();
-        } catch (IOException | RuntimeException e) {
-            failConnect(new TransportException("TLS handshake with " + remote + " could not start on " + this + ": "
-                    + e.getMessage(), e));
-            return;
-        }
-        continueHandshake();
-    }
-
-    /**
-     * Loop. Drives the TLS handshake as far as it goes now; called again on OP_READ, OP_WRITE, or when the
-     * engine's delegated tasks are done. The connect timer keeps running: it covers the handshake too.
-     */
-    private void continueHandshake() {
-        if (terminal) {
-            return;
-        }
-        TlsChannel.Handshake step;
-        try {
-            step = tls.handshake();
-            if (step == TlsChannel.Handshake.NEED_TASKS) {
-                setInterest(0);
-                tls.runDelegatedTasks(tlsConfig.delegatedTaskExecutor(), () -> loop.execute(continueHandshake));
-                return;
-            }
-        } catch (IOException | RuntimeException e) {
-            tls.sendAlertQuietly();
-            failConnect(new TransportException("TLS handshake with " + remote + " failed on " + this + ": "
-                    + e.getMessage(), e));
-            return;
-        }
-        switch (step) {
-            case NEED_READ:
-                setInterest(SelectionKey.OP_READ);
-                break;
-            case NEED_WRITE:
-                setInterest(SelectionKey.OP_WRITE);
-                break;
-            default:
-                handshaking = false;
-                LOG.debug("{}: {} {}", this, tls.engine().getSession().getProtocol(),
-                        tls.engine().getSession().getCipherSuite());
-                connected();
-                readAgainIfTlsHoldsInput(); // the peer's first records may have come with its last handshake flight
-                break;
         }
     }
 
     /** Loop. Connected (and, with TLS, the handshake done): start reading and hand the connection out. */
-    private void connected() {
-        cancelTimer(connectTimer);
+    void connected() {
+        Cancellable timer = connectTimer;
+        if (timer != null) {
+            timer.cancel();
+        }
+        if (!moveTo(state, ConnectionState.OPEN)) {
+            return;
+        }
         setInterest(readPaused ? 0 : SelectionKey.OP_READ);
         readInterestPaused = readPaused;
-        long now = System.nanoTime();
-        readIdleMark = now;
-        writeIdleMark = now;
-        if (readIdleNanos > 0) {
-            readIdleTimer = loop.schedule(checkReadIdle, readIdleNanos);
+        if (idle != null) {
+            idle.start();
         }
-        if (writeIdleNanos > 0) {
-            writeIdleTimer = loop.schedule(checkWriteIdle, writeIdleNanos);
-        }
-        handedOut = true;
         if (!connectFuture.complete(this)) {
             // The caller gave up on the future (cancelled it): nobody holds this connection.
-            handedOut = false;
             closeNow(null, new ConnectionClosedException("connect cancelled: " + this));
         }
     }
 
+    @Override
+    public void handshakeDone() {
+        connected();
+        readAgainIfTlsHoldsInput(); // the peer's first records may have come with its last handshake flight
+    }
+
     /** Loop. The connect failed or timed out: close without {@code onClosed} (it was never handed out). */
-    void failConnect(TransportException cause) {
+    @Override
+    public void failConnect(TransportException cause) {
         closeNow(cause, cause);
     }
 
-    /** Loop. A writer handed this connection to the loop, or it yielded its last turn. */
-    void flushFromLoop() {
-        if (terminal || awaitingWritable || handshaking) {
-            // OP_WRITE will call back; the writer stays held as scheduled meanwhile.
+    private boolean handedOut() {
+        return connectFuture.isDone() && !connectFuture.isCompletedExceptionally();
+    }
+
+    /**
+     * Loop. The one way a connection ends: close the socket, fail every unwritten frame with
+     * {@code frameCause}, then tell the handler once with {@code closedCause} ({@code null}: graceful).
+     */
+    void closeNow(Throwable closedCause, Throwable frameCause) {
+        if (tornDown) {
             return;
         }
-        if (closeNotifySent) {
+        tornDown = true;
+        boolean wasConnecting = STATE.getAndSet(this, ConnectionState.CLOSED).isConnecting();
+        if (connectTimer != null) {
+            connectTimer.cancel();
+        }
+        if (idle != null) {
+            idle.stop();
+        }
+        if (key != null) {
+            key.cancel();
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.debug("close of {} failed", this, e);
+        }
+        writer.close(frameCause);
+        loop.deregister(this);
+        if (wasConnecting || !handedOut()) {
+            // Never handed out: the connect future is the only one waiting (no-op if it already completed).
+            connectFuture.completeExceptionally(closedCause instanceof TransportException
+                    ? closedCause
+                    : new TransportException("connect to " + remote + " did not complete: " + this + " closed",
+                            closedCause));
+        } else {
+            try {
+                handler.onClosed(this, closedCause);
+            } catch (Throwable t) {
+                LOG.warn("onClosed threw on {}; ignored", this, t);
+            }
+        }
+        closeFuture.complete(null);
+    }
+
+    @Override
+    public void closeOnError(Throwable t) {
+        if (tornDown) {
+            LOG.warn("error on closed {}; ignored", this, t);
+            return;
+        }
+        LOG.warn("closing {} after an error", this, t);
+        closeNow(t, new ConnectionClosedException(this + " closed: " + t, t));
+    }
+
+    @Override
+    public void closeOnTransportClose(ConnectionClosedException cause) {
+        if (state.isConnecting()) {
+            failConnect(new TransportException("transport closed; cannot connect to " + remote, cause));
+        } else {
+            closeNow(cause, cause);
+        }
+    }
+
+    private void closeWhenFlushed() {
+        if (!tornDown) {
+            flushFromLoop();
+        }
+    }
+
+    // ---------------------------------------------------------------- the loop: readiness
+
+    @Override
+    public void rekeyed(SelectionKey key) {
+        this.key = key;
+        this.interestOps = key.interestOps();
+    }
+
+    @Override
+    public void onSelected(int readyOps) {
+        if ((readyOps & SelectionKey.OP_CONNECT) != 0) {
+            finishConnect();
+            return;
+        }
+        // Writes first: they free memory, and a reply read below may want to write at once.
+        if ((readyOps & SelectionKey.OP_WRITE) != 0) {
+            onWritable();
+        }
+        if ((readyOps & SelectionKey.OP_READ) != 0) {
+            onReadable();
+        }
+    }
+
+    private void onWritable() {
+        if (state == ConnectionState.HANDSHAKING) {
+            tls.continueHandshake();
+            return;
+        }
+        awaitingWritable = false;
+        flushFromLoop();
+    }
+
+    // ---------------------------------------------------------------- the loop: writes
+
+    /** Loop. The writer was handed to the loop, or it yielded its last turn. */
+    @Override
+    public void flushFromLoop() {
+        ConnectionState now = state;
+        if (now == ConnectionState.CLOSED || awaitingWritable || now.isConnecting()) {
+            return; // OP_WRITE will call back; the writer stays claimed meanwhile
+        }
+        if (tls != null && tls.closeNotifyStarted()) {
             finishCloseNotify();
             return;
         }
@@ -402,7 +467,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
         FrameWriter.Flush result;
         long framesBefore = writer.framesWritten;
         try {
-            result = writer.flush(out, loop.iov);
+            result = writer.flush(wire, resources.iov);
         } catch (IOException e) {
             ConnectionClosedException why = new ConnectionClosedException("write failed on " + this + ": "
                     + e.getMessage(), e);
@@ -412,88 +477,78 @@ final class NioConnection implements Connection, FrameReader.Sink {
             closeOnError(e);
             return;
         }
-        if (writeIdleNanos > 0 && writer.framesWritten != framesBefore) {
-            writeIdleMark = System.nanoTime();
+        if (idle != null && writer.framesWritten != framesBefore) {
+            idle.framesWritten();
         }
         switch (result) {
             case DRAINED:
                 setInterest(interestOps & ~SelectionKey.OP_WRITE);
-                if (state.get() == CLOSING) {
-                    if (tls != null) {
-                        sendCloseNotify();
-                    } else {
-                        closeNow(null, new ConnectionClosedException(this + " closed"));
-                    }
+                if (state == ConnectionState.CLOSING) {
+                    closeGracefully();
                     return;
                 }
                 break;
             case BLOCKED:
                 awaitingWritable = true;
-                writer.holdWhileBlocked();
+                queue.holdClaim();
                 setInterest(interestOps | SelectionKey.OP_WRITE);
                 break;
-            case YIELDED:
-                // Served again from the dirty queue next turn; OP_WRITE too would serve it twice per turn.
+            default: // YIELDED: served again from the dirty queue next turn; OP_WRITE too would serve it twice
                 setInterest(interestOps & ~SelectionKey.OP_WRITE);
-                if (writer.reschedule()) {
-                    loop.scheduleFromLoop(this);
+                if (queue.reclaim()) {
+                    loop.markDirty(this);
                 }
                 break;
-            default:
-                throw new AssertionError(result);
         }
         reportWritability();
     }
 
-    /**
-     * Loop. Every frame is written: tell the peer with close_notify that the stream ends here, not by
-     * truncation, then close.
-     */
-    private void sendCloseNotify() {
-        closeNotifySent = true;
-        // Nothing may follow close_notify: a producer that passed the OPEN check just before close() is refused
-        // now, as if it had come a moment later, instead of failing the wrap and the graceful close with it.
-        // From here the loop no longer flushes the writer (a closed writer's queue belongs to its producers).
-        writer.close(new ConnectionClosedException("write refused: " + this + " is closing"));
-        try {
-            tls.closeOutbound();
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("close_notify not made on {}", this, e); // closing anyway; the peer sees the end of stream
+    /** Loop. Every accepted frame is written: close, after close_notify under TLS. */
+    private void closeGracefully() {
+        if (tls == null) {
+            closeNow(null, new ConnectionClosedException(this + " closed"));
+            return;
         }
+        // Nothing may follow close_notify: a producer that passed the OPEN check just before close() is refused
+        // now, as if it had come a moment later. From here the loop no longer flushes the writer.
+        writer.close(new ConnectionClosedException("write refused: " + this + " is closing"));
+        tls.startCloseNotify();
         finishCloseNotify();
     }
 
     /** Loop. Writes what is left of close_notify, waiting for OP_WRITE if need be; then the socket closes. */
     private void finishCloseNotify() {
-        try {
-            if (!tls.flushCiphertext()) {
-                awaitingWritable = true;
-                setInterest(interestOps | SelectionKey.OP_WRITE);
-                return;
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("close_notify not sent on {}", this, e);
+        if (!tls.flushCloseNotify()) {
+            awaitingWritable = true;
+            setInterest(interestOps | SelectionKey.OP_WRITE);
+            return;
         }
         closeNow(null, new ConnectionClosedException(this + " closed"));
     }
 
-    /** Loop. OP_WRITE fired: the kernel has room again. */
-    void onWritable() {
-        if (handshaking) {
-            continueHandshake();
+    private void reportWritability() {
+        if (tornDown) {
             return;
         }
-        awaitingWritable = false;
-        flushFromLoop();
+        Boolean change = queue.writabilityChange(reportedWritable);
+        if (change != null) {
+            reportedWritable = change;
+            try {
+                handler.onWritabilityChanged(this, change);
+            } catch (Throwable t) {
+                closeOnError(t);
+            }
+        }
     }
 
-    /** Loop. OP_READ fired. */
-    void onReadable() {
-        if (terminal) {
+    // ---------------------------------------------------------------- the loop: reads
+
+    private void onReadable() {
+        if (tornDown) {
             return;
         }
-        if (handshaking) {
-            continueHandshake();
+        if (state == ConnectionState.HANDSHAKING) {
+            tls.continueHandshake();
             return;
         }
         if (readInterestPaused) {
@@ -502,7 +557,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
         int n;
         long framesBefore = reader.framesRead;
         try {
-            n = reader.read(in, this);
+            n = reader.read(wire, this);
         } catch (ProtocolException e) {
             LOG.warn("closing {}: {}", this, e.getMessage());
             closeNow(e, new ConnectionClosedException(this + " closed: " + e.getMessage(), e));
@@ -513,19 +568,19 @@ final class NioConnection implements Connection, FrameReader.Sink {
             closeNow(why, why);
             return;
         }
-        if (readIdleNanos > 0 && reader.framesRead != framesBefore) {
-            readIdleMark = System.nanoTime();
+        if (idle != null && reader.framesRead != framesBefore) {
+            idle.framesRead();
         }
-        if (readPaused && !readInterestPaused && !terminal) {
-            applyReadInterest(); // paused from inside onFrame: stop now, not a loop turn later
+        if (readPaused && !readInterestPaused && !tornDown) {
+            applyReadInterestNow(); // paused from inside onFrame: stop now, not a loop turn later
         }
-        if (tls != null && n >= 0 && !terminal) {
+        if (tls != null && n >= 0 && !tornDown) {
             readAgainIfTlsHoldsInput();
-            if (tls.hasCiphertext() && !awaitingWritable) {
+            if (wire.hasBacklog() && !awaitingWritable) {
                 flushFromLoop(); // a TLS 1.3 key update reply waits behind no frame
             }
         }
-        if (n < 0 && !terminal) {
+        if (n < 0 && !tornDown) {
             int carried = reader.carriedBytes();
             ConnectionClosedException why = new ConnectionClosedException(this + " closed by the peer"
                     + (carried > 0 ? " in the middle of a frame (" + carried + " bytes of it received)" : ""));
@@ -535,7 +590,7 @@ final class NioConnection implements Connection, FrameReader.Sink {
 
     @Override
     public boolean onFrame(ByteBuffer frame) {
-        if (terminal || state.get() == CLOSED) {
+        if (tornDown || state == ConnectionState.CLOSED) {
             return false;
         }
         try {
@@ -544,43 +599,23 @@ final class NioConnection implements Connection, FrameReader.Sink {
             closeOnError(t);
             return false;
         }
-        return !terminal && state.get() != CLOSED && !readPaused;
-    }
-
-    /** Loop. A handler, the channel or the loop threw while serving this connection. */
-    void closeOnError(Throwable t) {
-        if (terminal) {
-            LOG.warn("error on closed {}; ignored", this, t);
-            return;
-        }
-        LOG.warn("closing {} after an error", this, t);
-        closeNow(t, new ConnectionClosedException(this + " closed: " + t, t));
-    }
-
-    /** Loop. The transport is closing: abort with {@code cause}. */
-    void closeOnTransportClose(ConnectionClosedException cause) {
-        if (!handedOut && !terminal) {
-            failConnect(new TransportException("transport closed; cannot connect to " + remote, cause));
-        } else {
-            closeNow(cause, cause);
-        }
+        return !tornDown && state != ConnectionState.CLOSED && !readPaused;
     }
 
     /** Loop. Makes OP_READ follow {@code readPaused}; on resume, first delivers what was held. */
-    private void applyReadInterest() {
-        if (terminal || !handedOut) {
+    private void applyReadInterestNow() {
+        if (tornDown || state.isConnecting()) {
             return;
         }
         boolean pause = readPaused;
         if (pause == readInterestPaused) {
             return;
         }
+        readInterestPaused = pause;
         if (pause) {
-            readInterestPaused = true;
             setInterest(interestOps & ~SelectionKey.OP_READ);
             return;
         }
-        readInterestPaused = false;
         long framesBefore = reader.framesRead;
         boolean drained;
         try {
@@ -589,10 +624,10 @@ final class NioConnection implements Connection, FrameReader.Sink {
             closeNow(e, new ConnectionClosedException(this + " closed: " + e.getMessage(), e));
             return;
         }
-        if (readIdleNanos > 0 && reader.framesRead != framesBefore) {
-            readIdleMark = System.nanoTime();
+        if (idle != null && reader.framesRead != framesBefore) {
+            idle.framesRead();
         }
-        if (terminal) {
+        if (tornDown) {
             return;
         }
         if (!drained || readPaused) {
@@ -607,108 +642,17 @@ final class NioConnection implements Connection, FrameReader.Sink {
      * Loop. No readiness event announces what TLS holds already read (whole records, plaintext, the peer's
      * close_notify): while reading is on, come back for it in a task.
      */
-    private void readAgainIfTlsHoldsInput() {
-        if (tls != null && !terminal && !readInterestPaused && tls.hasBufferedInput()) {
-            loop.execute(readBuffered);
-        }
-    }
-
-    private void checkReadIdle() {
-        readIdleTimer = checkIdle(IdleKind.READ, readIdleMark, readIdleNanos, checkReadIdle);
-    }
-
-    private void checkWriteIdle() {
-        writeIdleTimer = checkIdle(IdleKind.WRITE, writeIdleMark, writeIdleNanos, checkWriteIdle);
-    }
-
-    /** Loop. Reports idleness if {@code mark} is a whole timeout old, and re-arms for the next possible moment. */
-    private LoopTimer checkIdle(IdleKind kind, long mark, long timeoutNanos, Runnable again) {
-        if (terminal) {
-            return null;
-        }
-        long now = System.nanoTime();
-        long quiet = now - mark;
-        if (quiet < timeoutNanos) {
-            return loop.schedule(again, timeoutNanos - quiet);
-        }
-        if (kind == IdleKind.READ) {
-            readIdleMark = now;
-        } else {
-            writeIdleMark = now;
-        }
-        LoopTimer next = loop.schedule(again, timeoutNanos);
-        try {
-            handler.onIdle(this, kind);
-        } catch (Throwable t) {
-            closeOnError(t);
-        }
-        return next;
-    }
-
-    private static void cancelTimer(LoopTimer timer) {
-        if (timer != null) {
-            timer.cancel();
-        }
-    }
-
-    private void closeWhenFlushed() {
-        if (!terminal) {
-            flushFromLoop();
-        }
-    }
-
-    private void reportWritability() {
-        if (terminal) {
-            return;
-        }
-        Boolean change = writer.writabilityChange(reportedWritable);
-        if (change != null) {
-            reportedWritable = change;
-            try {
-                handler.onWritabilityChanged(this, change);
-            } catch (Throwable t) {
-                closeOnError(t);
+    void readAgainIfTlsHoldsInput() {
+        if (tls != null && !tornDown && !readInterestPaused && tls.hasBufferedInput()) {
+            if (readAgain == null) {
+                readAgain = this::onReadable;
             }
+            loop.execute(readAgain);
         }
     }
 
-    /**
-     * Loop. The one way a connection ends: close the socket, fail every unwritten frame with
-     * {@code frameCause}, then tell the handler once with {@code closedCause} ({@code null}: graceful).
-     */
-    void closeNow(Throwable closedCause, Throwable frameCause) {
-        if (terminal) {
-            return;
-        }
-        terminal = true;
-        state.set(CLOSED);
-        cancelTimer(connectTimer);
-        cancelTimer(readIdleTimer);
-        cancelTimer(writeIdleTimer);
-        if (key != null) {
-            key.cancel();
-        }
-        EventLoop.closeQuietly(channel);
-        writer.close(frameCause);
-        loop.deregister(this);
-        if (!handedOut) {
-            // Never handed out: the connect future is the only one waiting (no-op if it already completed).
-            connectFuture.completeExceptionally(closedCause instanceof TransportException
-                    ? closedCause
-                    : new TransportException("connect to " + remote + " did not complete: " + this + " closed",
-                            closedCause));
-        }
-        if (handedOut) {
-            try {
-                handler.onClosed(this, closedCause);
-            } catch (Throwable t) {
-                LOG.warn("onClosed threw on {}; ignored", this, t);
-            }
-        }
-        closeFuture.complete(null);
-    }
-
-    private void setInterest(int ops) {
+    @Override
+    public void setInterest(int ops) {
         if (ops != interestOps && key != null && key.isValid()) {
             key.interestOps(ops);
             interestOps = ops;

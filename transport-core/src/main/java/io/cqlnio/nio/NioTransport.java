@@ -69,7 +69,7 @@ final class NioTransport implements Transport {
             return future;
         }
         EventLoop loop = loops[Math.floorMod(next.getAndIncrement(), loops.length)];
-        if (!loop.execute(() -> loop.connect(remote, handler, future))) {
+        if (!loop.execute(() -> Connector.connect(loop, remote, handler, future))) {
             future.completeExceptionally(new TransportException("transport closed; cannot connect to " + remote));
         }
         return future;
@@ -81,7 +81,7 @@ final class NioTransport implements Transport {
         draining = true;
         List<CompletableFuture<Void>> closing = new ArrayList<>();
         for (EventLoop loop : loops) {
-            loop.forEachConnection(c -> closing.add(c.close()));
+            loop.forEachMember(c -> closing.add(((Connection) c).close()));
         }
         try {
             CompletableFuture.allOf(closing.toArray(new CompletableFuture<?>[0]))
@@ -98,11 +98,11 @@ final class NioTransport implements Transport {
 
     @Override
     public TransportStats stats() {
-        long[] t = new long[12];
+        LoopCounters totals = new LoopCounters();
         for (EventLoop loop : loops) {
-            loop.addStats(t);
+            loop.addStats(totals);
         }
-        return new TransportStats((int) t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11]);
+        return totals.toStats();
     }
 
     @Override

@@ -7,7 +7,20 @@ package io.cqlnio.nio;
  */
 final class TimerHeap {
 
-    private LoopTimer[] heap = new LoopTimer[64];
+    /** What the heap orders: a deadline, and the slot it has in the heap (-1 when not in it). */
+    abstract static class Node {
+        final long deadlineNanos;
+        int heapIndex = -1;
+
+        Node(long deadlineNanos) {
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        /** Loop. The deadline has passed. */
+        abstract void fire();
+    }
+
+    private Node[] heap = new Node[64];
     private int size;
 
     int size() {
@@ -15,11 +28,11 @@ final class TimerHeap {
     }
 
     /** The earliest timer, or {@code null}. */
-    LoopTimer peek() {
+    Node peek() {
         return size == 0 ? null : heap[0];
     }
 
-    void add(LoopTimer t) {
+    void add(Node t) {
         if (size == heap.length) {
             heap = java.util.Arrays.copyOf(heap, size * 2);
         }
@@ -27,17 +40,17 @@ final class TimerHeap {
     }
 
     /** Removes and returns the earliest timer, or {@code null}. */
-    LoopTimer poll() {
+    Node poll() {
         if (size == 0) {
             return null;
         }
-        LoopTimer first = heap[0];
+        Node first = heap[0];
         removeAt(0);
         return first;
     }
 
     /** Removes {@code t} if it is in the heap. */
-    void remove(LoopTimer t) {
+    void remove(Node t) {
         int i = t.heapIndex;
         if (i >= 0 && i < size && heap[i] == t) {
             removeAt(i);
@@ -45,9 +58,9 @@ final class TimerHeap {
     }
 
     private void removeAt(int i) {
-        LoopTimer removed = heap[i];
+        Node removed = heap[i];
         removed.heapIndex = -1;
-        LoopTimer last = heap[--size];
+        Node last = heap[--size];
         heap[size] = null;
         if (i < size) {
             siftDown(i, last);
@@ -57,10 +70,10 @@ final class TimerHeap {
         }
     }
 
-    private void siftUp(int i, LoopTimer t) {
+    private void siftUp(int i, Node t) {
         while (i > 0) {
             int parent = (i - 1) >>> 2;
-            LoopTimer p = heap[parent];
+            Node p = heap[parent];
             if (t.deadlineNanos - p.deadlineNanos >= 0) {
                 break;
             }
@@ -70,7 +83,7 @@ final class TimerHeap {
         place(i, t);
     }
 
-    private void siftDown(int i, LoopTimer t) {
+    private void siftDown(int i, Node t) {
         while (true) {
             int first = (i << 2) + 1;
             if (first >= size) {
@@ -92,7 +105,7 @@ final class TimerHeap {
         place(i, t);
     }
 
-    private void place(int i, LoopTimer t) {
+    private void place(int i, Node t) {
         heap[i] = t;
         t.heapIndex = i;
     }

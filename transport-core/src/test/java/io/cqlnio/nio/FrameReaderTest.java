@@ -36,7 +36,7 @@ class FrameReaderTest {
     private static List<byte[]> drain(FrameReader reader, ScriptedReadChannel channel) throws IOException {
         List<byte[]> frames = new ArrayList<>();
         int guard = 0;
-        while (reader.read(channel, frame -> {
+        while (reader.read(new SocketWire(null, channel), frame -> {
             byte[] copy = new byte[frame.remaining()];
             frame.duplicate().get(copy);
             frames.add(copy);
@@ -213,7 +213,7 @@ class FrameReaderTest {
         FrameReader reader = reader(READ_BUFFER, 1 << 20);
         ScriptedReadChannel channel = new ScriptedReadChannel(stream, new int[0], true);
         assertThrows(ProtocolException.class, () -> {
-            while (reader.read(channel, f -> {
+            while (reader.read(new SocketWire(null, channel), f -> {
                 byte[] copy = new byte[f.remaining()];
                 f.get(copy);
                 delivered.add(copy);

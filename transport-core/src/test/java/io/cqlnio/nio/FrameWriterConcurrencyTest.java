@@ -23,8 +23,8 @@ class FrameWriterConcurrencyTest {
     void producersAndARandomShortWriteChannel() throws Exception {
         int producers = Integer.getInteger("producers", 4);
         int perProducer = 20_000;
-        FrameWriter.EntryPool pool = new FrameWriter.EntryPool(64);
-        FrameWriter writer = new FrameWriter("test", pool, 1 << 20, 1 << 19, 1 << 20, 16);
+        WriteEntry.Pool pool = new WriteEntry.Pool(64);
+        TestWriter writer = new TestWriter("test", pool, 1 << 20, 1 << 19, 1 << 20, 16);
         SplittableRandom scriptRandom = new SplittableRandom(7);
         ScriptedChannel channel = new ScriptedChannel(call -> scriptRandom.nextInt(3) == 0 ? 0 : scriptRandom.nextInt(1, 5000));
         AtomicIntegerArray fired = new AtomicIntegerArray(producers * perProducer);

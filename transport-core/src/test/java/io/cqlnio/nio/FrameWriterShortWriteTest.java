@@ -102,7 +102,7 @@ class FrameWriterShortWriteTest {
      */
     private static void run(List<ByteBuffer[]> frames, int k, boolean zeroBetween, int iovLength, long maxBytesPerWrite) {
         byte[] expected = concat(frames);
-        FrameWriter writer = new FrameWriter("k=" + k, new FrameWriter.EntryPool(16), 1 << 30, 1 << 29,
+        TestWriter writer = new TestWriter("k=" + k, new WriteEntry.Pool(16), 1 << 30, 1 << 29,
                 maxBytesPerWrite, 16);
         ScriptedChannel channel = new ScriptedChannel(call -> zeroBetween && call % 2 == 1 ? 0 : k);
         long[] ends = new long[frames.size()];
@@ -149,7 +149,7 @@ class FrameWriterShortWriteTest {
         assertEquals(0, writer.pendingBytes());
         assertTrue(Arrays.stream(iov).allMatch(b -> b == null), "iov keeps references to written buffers");
         if (k < Math.min(expected.length, maxBytesPerWrite)) {
-            assertTrue(writer.shortWrites > 0, "k=" + k + " produced no short write");
+            assertTrue(writer.shortWrites() > 0, "k=" + k + " produced no short write");
         }
     }
 

@@ -43,8 +43,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class ReviewFindingsTest {
 
-    private static FrameWriter writer(long maxPendingBytes) {
-        return new FrameWriter("review", new FrameWriter.EntryPool(64), 1 << 30, 1 << 29, 1 << 20, 16,
+    private static TestWriter writer(long maxPendingBytes) {
+        return new TestWriter("review", new WriteEntry.Pool(64), 1 << 30, 1 << 29, 1 << 20, 16,
                 maxPendingBytes);
     }
 
@@ -62,7 +62,7 @@ class ReviewFindingsTest {
      */
     @Test
     void findingF1_stragglerAfterALateScheduleCasIsNeverFailed() {
-        FrameWriter w = writer(0);
+        TestWriter w = writer(0);
         AtomicInteger aFired = new AtomicInteger();
         AtomicInteger bFired = new AtomicInteger();
         // Producer A, up to and including its offer + closed check (its claim is replayed below).
@@ -71,7 +71,7 @@ class ReviewFindingsTest {
         w.close(new IllegalStateException("aborted"));
         assertEquals(1, aFired.get(), "A failed by close()");
         // Producer A's claim, landing after close() released scheduled.
-        assertEquals(0, w.claim(0) & FrameWriter.SCHEDULE, "a closed writer must not stay scheduled");
+        assertEquals(0, w.claim(0) & FrameQueue.CLAIMED, "a closed writer must not stay scheduled");
         // Producer B, a straggler: enqueued into the closed writer.
         w.enqueue(TestFrames.frame(0, 1, 8, false), null, f -> bFired.incrementAndGet());
         assertEquals(1, bFired.get(), "straggler B's listener never fired; pendingBytes stuck at "
@@ -167,7 +167,7 @@ class ReviewFindingsTest {
                     closed.add(causeOrNull == null ? new Throwable("null") : causeOrNull);
                 }
             };
-            NioConnection c = new NioConnection(loop, channel, new InetSocketAddress("127.0.0.1", 9042), handler,
+            NioConnection c = new NioConnection(loop, loop.resources(), channel, new InetSocketAddress("127.0.0.1", 9042), handler,
                     new CompletableFuture<>());
             holder[0] = c;
             c.finishConnect();
@@ -188,7 +188,7 @@ class ReviewFindingsTest {
                 }
             });
             resumer.start();
-            c.onReadable(); // reads ~35.6 MB, delivers frames 0 and 1, holds the rest
+            c.onSelected(java.nio.channels.SelectionKey.OP_READ); // reads ~35.6 MB, delivers frames 0 and 1, holds the rest
             onReadableDone.set(true);
             resumer.join();
             boolean interestPaused = (boolean) field(c, "readInterestPaused");
@@ -197,7 +197,7 @@ class ReviewFindingsTest {
             }
             runTasks(loop); // the two applyReadInterest tasks (pause, resume): both find nothing to do
             stream.limitNextRead(frameLength * 100); // 100 more frames arrive
-            c.onReadable();
+            c.onSelected(java.nio.channels.SelectionKey.OP_READ);
             assertEquals(List.of(), closed, "connection closed");
             for (int i = 0; i < Math.min(seen.size(), 10); i++) {
                 assertEquals(i, seen.get(i), "frame order after pause/resume race; held backlog "
@@ -221,7 +221,7 @@ class ReviewFindingsTest {
     void findingF5_aRefusedFrameFailsAtOnceOnTheCallingThreadAndStandsOutsideTheOrder() throws Exception {
         // Resolved by contract (WriteListener Javadoc): a refused write was never accepted, so it fails before
         // write() returns and does not take part in the acceptance order of the frames that were accepted.
-        FrameWriter w = writer(100);
+        TestWriter w = writer(100);
         List<String> events = new ArrayList<>();
         w.enqueue(ByteBuffer.allocate(60), null, f -> events.add(f == null ? "A ok" : "A failed"));
         w.enqueue(ByteBuffer.allocate(60), null, f -> events.add(f == null ? "B ok" : "B failed"));
@@ -242,7 +242,7 @@ class ReviewFindingsTest {
 
     @Test
     void findingF6_aliasedPartsDesyncFrameAccountingSilently() throws Exception {
-        FrameWriter w = writer(0);
+        TestWriter w = writer(0);
         ScriptedChannel channel = ScriptedChannel.accepting(1 << 20);
         ByteBuffer shared = ByteBuffer.allocate(10);
         AtomicInteger secondOk = new AtomicInteger();
@@ -346,12 +346,12 @@ class ReviewFindingsTest {
             for (int op = 0; op < 2000; op++) {
                 int kind = r.nextInt(10);
                 if (kind < 5 || live.isEmpty()) {
-                    LoopTimer t = new LoopTimer(loop, Long.MAX_VALUE - 1000 + r.nextInt(2000), () -> { });
+                    LoopTimer t = new LoopTimer(loop, heap, Long.MAX_VALUE - 1000 + r.nextInt(2000), () -> { });
                     heap.add(t);
                     ref.add(t);
                     live.add(t);
                 } else if (kind < 7) {
-                    LoopTimer a = heap.poll();
+                    LoopTimer a = (LoopTimer) heap.poll();
                     LoopTimer b = ref.poll();
                     assertEquals(b.deadlineNanos, a.deadlineNanos);
                     live.remove(a);
@@ -383,8 +383,8 @@ class ReviewFindingsTest {
     void checkedNoAllocationPerFrameInSteadyState() throws Exception {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean)
                 java.lang.management.ManagementFactory.getThreadMXBean();
-        FrameWriter.EntryPool pool = new FrameWriter.EntryPool(8192);
-        FrameWriter w = new FrameWriter("alloc", pool, 1 << 30, 1 << 29, 1 << 20, 16);
+        WriteEntry.Pool pool = new WriteEntry.Pool(8192);
+        TestWriter w = new TestWriter("alloc", pool, 1 << 30, 1 << 29, 1 << 20, 16);
         ByteBuffer[] iov = new ByteBuffer[1024];
         java.nio.channels.GatheringByteChannel sink = new NullChannel();
         ByteBuffer[] frames = new ByteBuffer[1024];
@@ -412,7 +412,7 @@ class ReviewFindingsTest {
         assertEquals(0, perFrame[0], "allocation per frame with bursts of 64");
     }
 
-    private static void cycle(FrameWriter w, ByteBuffer[] frames, int burst, WriteListener l,
+    private static void cycle(TestWriter w, ByteBuffer[] frames, int burst, WriteListener l,
                               java.nio.channels.GatheringByteChannel sink, ByteBuffer[] iov) throws IOException {
         for (int i = 0; i < burst; i++) {
             frames[i].clear();
@@ -438,7 +438,7 @@ class ReviewFindingsTest {
     private static LoopTimer heapAt(TimerHeap heap, int i) throws Exception {
         Field f = TimerHeap.class.getDeclaredField("heap");
         f.setAccessible(true);
-        return ((LoopTimer[]) f.get(heap))[i];
+        return (LoopTimer) ((TimerHeap.Node[]) f.get(heap))[i];
     }
 
     private static Object field(Object o, String name) throws Exception {

@@ -86,7 +86,7 @@ class SegmentFramingTest {
     @Test
     void framesAfterTheSwitchArePackedIntoSegmentsThroughEveryShortWrite() {
         for (int k : new int[]{1, 2, 5, 6, 7, 9, 10, 64, 1000, 4096, 65_536, 1 << 20}) {
-            FrameWriter writer = new FrameWriter("k=" + k, new FrameWriter.EntryPool(64), 1 << 30, 1 << 29, 1 << 20, 16);
+            TestWriter writer = new TestWriter("k=" + k, new WriteEntry.Pool(64), 1 << 30, 1 << 29, 1 << 20, 16);
             ScriptedChannel channel = ScriptedChannel.accepting(k);
             List<byte[]> before = new ArrayList<>();
             List<byte[]> after = new ArrayList<>();
@@ -149,7 +149,7 @@ class SegmentFramingTest {
             long nonSelfContained = d.selfContained().stream().filter(b -> !b).count();
             assertEquals(9, nonSelfContained, "a 1 MiB frame spans 9 non-self-contained segments");
             assertEquals(0, writer.pendingBytes());
-            assertEquals(3 + after.size(), writer.framesWritten);
+            assertEquals(3 + after.size(), writer.framesWritten());
         }
     }
 
@@ -160,7 +160,7 @@ class SegmentFramingTest {
 
     /** READY as a plain frame, then segments written by our own writer. */
     private static byte[] streamWithSwitch(List<byte[]> segmentedFrames, ByteBuffer[] iovHolder) throws Exception {
-        FrameWriter writer = new FrameWriter("w", new FrameWriter.EntryPool(64), 1 << 30, 1 << 29, 1 << 20, 16);
+        TestWriter writer = new TestWriter("w", new WriteEntry.Pool(64), 1 << 30, 1 << 29, 1 << 20, 16);
         ScriptedChannel out = ScriptedChannel.accepting(Long.MAX_VALUE);
         ByteBuffer ready = ByteBuffer.allocate(9).put((byte) 0x85).put((byte) 0).putShort((short) 0).put((byte) 2)
                 .putInt(0).flip();
@@ -179,7 +179,7 @@ class SegmentFramingTest {
         List<byte[]> got = new ArrayList<>();
         int guard = 0;
         while (!channel.exhausted() || guard == 0) {
-            reader.read(channel, frame -> {
+            reader.read(new SocketWire(null, channel), frame -> {
                 byte[] copy = new byte[frame.remaining()];
                 frame.duplicate().get(copy);
                 got.add(copy);
@@ -253,7 +253,7 @@ class SegmentFramingTest {
 
     @Test
     void aSecondSwitchInTheQueueIsHarmless() throws Exception {
-        FrameWriter writer = new FrameWriter("w", new FrameWriter.EntryPool(64), 1 << 30, 1 << 29, 1 << 20, 16);
+        TestWriter writer = new TestWriter("w", new WriteEntry.Pool(64), 1 << 30, 1 << 29, 1 << 20, 16);
         ScriptedChannel out = ScriptedChannel.accepting(Long.MAX_VALUE);
         writer.enqueueSwitchToSegments();
         ByteBuffer a = TestFrames.frame(7, 0, 10, false);

@@ -38,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Review of the TLS transport (c3eb0dd, 470d5a1): each test states what must hold and fails while the bug it
- * names is there. In-memory tests use {@link TlsWritePathTest.Wire}/{@link TlsWritePathTest.MemoryServer};
+ * names is there. In-memory tests use {@link TlsWritePathTest.Pipe}/{@link TlsWritePathTest.MemoryServer};
  * end-to-end tests drive a raw-{@link SSLEngine} server over a plain socket so that the test decides exactly
  * which records share one TCP write.
  */
@@ -54,14 +54,14 @@ class TlsReviewFindingsTest {
 
     /**
      * Coverage (passes on JDK 17): after the server's last frame and its close_notify arrive in one read, the
-     * engine is half-closed (inbound closed, outbound open). TlsChannel.write loops on
+     * engine is half-closed (inbound closed, outbound open). TlsWire.write loops on
      * {@code left > 0 || wantsWrap()}; had the engine reported NEED_WRAP there with wraps that produce nothing
      * (as its half-closed state does inside a handshake context), the loop thread would spin. It must return.
      */
     @Test
     void aWriteAfterThePeersCloseNotifyMustNotSpin() throws Exception {
-        TlsWritePathTest.Wire wire = new TlsWritePathTest.Wire(call -> Long.MAX_VALUE, Integer.MAX_VALUE);
-        TlsChannel tls = handshake(wire);
+        TlsWritePathTest.Pipe wire = new TlsWritePathTest.Pipe(call -> Long.MAX_VALUE, Integer.MAX_VALUE);
+        TlsWire tls = handshake(wire);
         assertEquals("TLSv1.3", tls.engine().getSession().getProtocol());
         wire.server.send(TestFrames.frame(0, 1, 100, false));
         serverCloseNotify(wire.server);
@@ -73,7 +73,7 @@ class TlsReviewFindingsTest {
         assertEquals(List.of(1), frames, "the frame before close_notify is delivered");
 
         // The handler answers on the loop thread (or any thread) before the connection learns of the close.
-        FrameWriter writer = new FrameWriter("review", new FrameWriter.EntryPool(16), 1L << 40, 1L << 39,
+        TestWriter writer = new TestWriter("review", new WriteEntry.Pool(16), 1L << 40, 1L << 39,
                 256 * 1024, 16);
         AtomicReference<Throwable> outcome = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(1);
@@ -95,7 +95,7 @@ class TlsReviewFindingsTest {
             tls.engine().closeOutbound();
             done.await(5, TimeUnit.SECONDS);
         }
-        assertTrue(returned, "FrameWriter.flush -> TlsChannel.write did not return within 3 s after the peer's"
+        assertTrue(returned, "FrameWriter.flush -> TlsWire.write did not return within 3 s after the peer's"
                 + " close_notify (read returned " + n + ", engine handshake status " + status + "): the wrap loop"
                 + " spins on wantsWrap() with wraps that produce nothing");
     }
@@ -104,7 +104,7 @@ class TlsReviewFindingsTest {
      * The same arrival end to end: the connection must end (onClosed with a cause) when the peer's close_notify
      * comes in the same TCP segment as its last frame and the peer keeps the socket open (a TLS 1.3 peer may:
      * close_notify is a half-close; a TLS 1.2 peer waits for our close_notify). Today the frame is delivered,
-     * then nothing: TlsChannel.read returned the frame's bytes with inboundClosed set (or, when the frame filled
+     * then nothing: TlsWire.read returned the frame's bytes with inboundClosed set (or, when the frame filled
      * the read buffer, FrameReader.read swallowed the -1 of its next read because total > 0), hasBufferedInput()
      * is false once inboundClosed, and the socket has no byte left to raise OP_READ.
      */
@@ -149,14 +149,14 @@ class TlsReviewFindingsTest {
     @Test
     void aKeyUpdateWhileTheWriterIsBlockedAcknowledgesOnceAndKeepsBothDirections() throws Exception {
         long[] allow = {Long.MAX_VALUE};
-        TlsWritePathTest.Wire wire = new TlsWritePathTest.Wire(call -> allow[0], Integer.MAX_VALUE);
-        TlsChannel tls = handshake(wire);
+        TlsWritePathTest.Pipe wire = new TlsWritePathTest.Pipe(call -> allow[0], Integer.MAX_VALUE);
+        TlsWire tls = handshake(wire);
         assertEquals("TLSv1.3", tls.engine().getSession().getProtocol());
         ByteBuffer dst = ByteBuffer.allocate(64 * 1024);
         tls.read(dst); // the session tickets
         assertEquals(0, dst.position());
 
-        FrameWriter writer = new FrameWriter("review", new FrameWriter.EntryPool(16), 1L << 40, 1L << 39,
+        TestWriter writer = new TestWriter("review", new WriteEntry.Pool(16), 1L << 40, 1L << 39,
                 256 * 1024, 16);
         List<Throwable> outcomes = new CopyOnWriteArrayList<>();
         ByteBuffer frame = TestFrames.frame(0, 1, 2000, false);
@@ -164,7 +164,7 @@ class TlsReviewFindingsTest {
         ByteBuffer[] iov = new ByteBuffer[16];
         allow[0] = 0; // the kernel's send buffer is full
         assertEquals(FrameWriter.Flush.BLOCKED, writer.flush(tls, iov));
-        assertTrue(tls.unacknowledged() > 0 && tls.hasCiphertext(), "the frame waits wrapped, unacknowledged");
+        assertTrue(tls.unacknowledged() > 0 && tls.hasBacklog(), "the frame waits wrapped, unacknowledged");
 
         wire.server.engine.beginHandshake(); // TLS 1.3 after the handshake: KeyUpdate(update_requested)
         wire.server.pump();
@@ -185,7 +185,7 @@ class TlsReviewFindingsTest {
         assertEquals(1, outcomes.size(), "one outcome");
         assertEquals("ok", outcomes.get(0).getMessage(), "the frame succeeded");
         assertEquals(0, tls.unacknowledged());
-        assertFalse(tls.hasCiphertext());
+        assertFalse(tls.hasBacklog());
         wire.server.pump();
         assertEquals(frame.remaining(), wire.server.plaintext.size(), "the server decrypted the frame");
 
@@ -308,9 +308,9 @@ class TlsReviewFindingsTest {
     @Test
     void v5SegmentsOverTlsSurviveShortCiphertextWrites() throws Exception {
         for (int k : new int[]{7, 1000, 16_709, 70_000}) {
-            TlsWritePathTest.Wire wire = new TlsWritePathTest.Wire(call -> call % 3 == 2 ? 0 : k, Integer.MAX_VALUE);
-            TlsChannel tls = handshake(wire);
-            FrameWriter writer = new FrameWriter("v5-tls", new FrameWriter.EntryPool(64), 1L << 40, 1L << 39,
+            TlsWritePathTest.Pipe wire = new TlsWritePathTest.Pipe(call -> call % 3 == 2 ? 0 : k, Integer.MAX_VALUE);
+            TlsWire tls = handshake(wire);
+            TestWriter writer = new TestWriter("v5-tls", new WriteEntry.Pool(64), 1L << 40, 1L << 39,
                     256 * 1024, 16);
             List<Long> ackedAt = new ArrayList<>();
             List<ByteBuffer> all = new ArrayList<>();
@@ -357,7 +357,7 @@ class TlsReviewFindingsTest {
     }
 
     /** What the server can decrypt from the ciphertext the wire has taken so far. */
-    private static int decrypted(TlsWritePathTest.Wire wire) {
+    private static int decrypted(TlsWritePathTest.Pipe wire) {
         try {
             wire.server.pump();
         } catch (javax.net.ssl.SSLException e) {
@@ -462,7 +462,7 @@ class TlsReviewFindingsTest {
         }
     }
 
-    static TlsChannel handshake(TlsWritePathTest.Wire wire) throws Exception {
+    static TlsWire handshake(TlsWritePathTest.Pipe wire) throws Exception {
         return TlsWritePathTest.handshake(wire);
     }
 

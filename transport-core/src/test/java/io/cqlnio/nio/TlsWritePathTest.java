@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The TLS write and read paths through a seam: the client's {@link TlsChannel} talks to a server
+ * The TLS write and read paths through a seam: the client's {@link TlsWire} talks to a server
  * {@link SSLEngine} in memory over a wire that takes exactly as many ciphertext bytes per call as its script
  * says (0 included) and hands back the server's ciphertext in pieces of a chosen size. Nothing here depends on
  * what the kernel happens to do.
@@ -47,14 +47,14 @@ class TlsWritePathTest {
     @MethodSource("writeScripts")
     void shortCiphertextWritesKeepFramesWholeAndAcknowledgeOnlyWhatTheKernelHas(int k, boolean zeroes, int iovLength)
             throws Exception {
-        Wire wire = new Wire(call -> zeroes && call % 3 == 2 ? 0 : k, Integer.MAX_VALUE);
-        TlsChannel tls = handshake(wire);
+        Pipe wire = new Pipe(call -> zeroes && call % 3 == 2 ? 0 : k, Integer.MAX_VALUE);
+        TlsWire tls = handshake(wire);
 
         List<ByteBuffer> frames = frames(new SplittableRandom(k * 31L + iovLength));
         ByteArrayOutputStream expected = new ByteArrayOutputStream();
         long[] ends = new long[frames.size()];
         List<Integer> acknowledged = new ArrayList<>();
-        FrameWriter writer = new FrameWriter("tls-test", new FrameWriter.EntryPool(64), 1L << 40, 1L << 39,
+        TestWriter writer = new TestWriter("tls-test", new WriteEntry.Pool(64), 1L << 40, 1L << 39,
                 256 * 1024, 16);
         for (int i = 0; i < frames.size(); i++) {
             ByteBuffer f = frames.get(i);
@@ -99,7 +99,7 @@ class TlsWritePathTest {
         assertArrayEquals(expected.toByteArray(), wire.server.plaintext.toByteArray(),
                 "the server decrypted a different stream");
         if (zeroes && k < 70_000) {
-            assertTrue(writer.shortWrites > 0, "no short write happened, the case proved nothing");
+            assertTrue(writer.shortWrites() > 0, "no short write happened, the case proved nothing");
         }
     }
 
@@ -112,8 +112,8 @@ class TlsWritePathTest {
     @ParameterizedTest(name = "piece={0} readBuffer={1}")
     @MethodSource("readSplits")
     void splitRecordsBecomeWholeFrames(int piece, int readBufferSize) throws Exception {
-        Wire wire = new Wire(call -> Long.MAX_VALUE, piece);
-        TlsChannel tls = handshake(wire);
+        Pipe wire = new Pipe(call -> Long.MAX_VALUE, piece);
+        TlsWire tls = handshake(wire);
         List<ByteBuffer> frames = frames(new SplittableRandom(piece));
         for (ByteBuffer f : frames) {
             wire.server.send(f.duplicate());
@@ -148,14 +148,14 @@ class TlsWritePathTest {
     @org.junit.jupiter.api.Test
     void aSocketThatFailsMidCallStillAcknowledgesTheRecordsItTook() throws Exception {
         long[] failFrom = {Long.MAX_VALUE};
-        Wire wire = new Wire(call -> call >= failFrom[0] ? -1 : 20_000, Integer.MAX_VALUE);
-        TlsChannel tls = handshake(wire);
+        Pipe wire = new Pipe(call -> call >= failFrom[0] ? -1 : 20_000, Integer.MAX_VALUE);
+        TlsWire tls = handshake(wire);
         failFrom[0] = wire.calls + 6; // six socket writes of 20,000 bytes go through, then a reset
         List<ByteBuffer> frames = frames(new SplittableRandom(7));
         long[] ends = new long[frames.size()];
         long total = 0;
         List<Throwable> outcomes = new ArrayList<>();
-        FrameWriter writer = new FrameWriter("tls-test", new FrameWriter.EntryPool(64), 1L << 40, 1L << 39,
+        TestWriter writer = new TestWriter("tls-test", new WriteEntry.Pool(64), 1L << 40, 1L << 39,
                 1 << 20, 16);
         for (int i = 0; i < frames.size(); i++) {
             total += frames.get(i).remaining();
@@ -181,8 +181,8 @@ class TlsWritePathTest {
     /** A TLS 1.2 server that asks to renegotiate mid-stream gets a clear refusal, not a silent handshake. */
     @org.junit.jupiter.api.Test
     void aTls12RenegotiationIsRefused() throws Exception {
-        Wire wire = new Wire(call -> Long.MAX_VALUE, Integer.MAX_VALUE, "TLSv1.2");
-        TlsChannel tls = handshake(wire);
+        Pipe wire = new Pipe(call -> Long.MAX_VALUE, Integer.MAX_VALUE, "TLSv1.2");
+        TlsWire tls = handshake(wire);
         assertEquals("TLSv1.2", tls.engine().getSession().getProtocol());
         wire.server.send(TestFrames.frame(0, 0, 100, false));
         wire.server.engine.beginHandshake(); // HelloRequest
@@ -211,22 +211,22 @@ class TlsWritePathTest {
         return frames;
     }
 
-    /** A client TlsChannel over {@code wire}, handshake done, the server's session tickets waiting in the wire. */
-    static TlsChannel handshake(Wire wire) throws Exception {
+    /** A client TlsWire over {@code wire}, handshake done, the server's session tickets waiting in the wire. */
+    static TlsWire handshake(Pipe wire) throws Exception {
         SSLEngine client = TestTls.clientContext().createSSLEngine("localhost", 9042);
         client.setUseClientMode(true);
         if (wire.protocol != null) {
             client.setEnabledProtocols(new String[]{wire.protocol});
         }
-        TlsChannel tls = new TlsChannel("tls-test", client, wire, wire);
+        TlsWire tls = new TlsWire("tls-test", client, wire, wire);
         tls.beginHandshake();
         for (int step = 0; ; step++) {
             assertTrue(step < 1_000_000, "handshake did not finish");
-            TlsChannel.Handshake h = tls.handshake();
-            if (h == TlsChannel.Handshake.DONE) {
+            TlsWire.Handshake h = tls.handshake();
+            if (h == TlsWire.Handshake.DONE) {
                 break;
             }
-            if (h == TlsChannel.Handshake.NEED_TASKS) {
+            if (h == TlsWire.Handshake.NEED_TASKS) {
                 tls.runDelegatedTasks(Runnable::run, () -> { });
             }
             wire.server.pump();
@@ -236,7 +236,7 @@ class TlsWritePathTest {
     }
 
     /** The client's socket: writes go to the server as the script allows; reads come from it in pieces. */
-    static final class Wire implements ByteChannel {
+    static final class Pipe implements ByteChannel {
         final MemoryServer server;
         final ByteBuffer toClient;
         private final LongUnaryOperator script;
@@ -244,11 +244,11 @@ class TlsWritePathTest {
         final String protocol;
         long calls;
 
-        Wire(LongUnaryOperator script, int readPiece) throws Exception {
+        Pipe(LongUnaryOperator script, int readPiece) throws Exception {
             this(script, readPiece, null);
         }
 
-        Wire(LongUnaryOperator script, int readPiece, String protocol) throws Exception {
+        Pipe(LongUnaryOperator script, int readPiece, String protocol) throws Exception {
             this.script = script;
             this.readPiece = readPiece;
             this.protocol = protocol;

@@ -8,16 +8,14 @@ import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSession;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.ByteChannel;
-import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
+import java.util.Arrays;
 import java.util.concurrent.Executor;
 
 /**
- * TLS between a connection's plaintext (frames) and its socket (ciphertext), driven by an {@link SSLEngine} on
- * the loop thread. {@link FrameWriter} and {@link FrameReader} use it as they use the socket, with one
- * difference on the write side, and that difference is the point of this class:
+ * The {@link Wire} of a TLS connection: between its plaintext (frames) and its socket (ciphertext), driven by an
+ * {@link SSLEngine} on the loop thread. What its {@code write} returns is the point of this class:
  *
  * <pre>
  *  write(frames) -> engine.wrap: plaintext of many frames batched into as few records as fit in netOut
@@ -47,7 +45,7 @@ import java.util.concurrent.Executor;
  *
  * <p>Loop thread only, except {@link #runDelegatedTasks}.
  */
-final class TlsChannel implements ByteChannel, GatheringByteChannel {
+final class TlsWire implements Wire {
 
     /** What {@link #handshake()} waits for. */
     enum Handshake {
@@ -69,7 +67,6 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     private final SSLEngine engine;
     private final ReadableByteChannel in;
     private final WritableByteChannel out;
-    private final ByteBuffer[] single = new ByteBuffer[1];
 
     /** Read mode: ciphertext built and not yet taken by the kernel. */
     private ByteBuffer netOut;
@@ -85,11 +82,13 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
      * The records in {@code netOut} that carry plaintext, oldest first: where each ends (on the
      * {@link #cipherWritten} scale) and how much plaintext it carries. A record's plaintext counts as written
      * as soon as its last byte is with the kernel, so a connection that dies mid-batch fails only the frames
-     * whose records did not make it.
+     * whose records did not make it. Records are added only to an empty {@code netOut}, when every earlier one
+     * is acknowledged, so this is a list that starts over rather than a ring: {@code recordAcked} of
+     * {@code recordCount} are done.
      */
-    private long[] recordEnds = new long[8];
-    private int[] recordPlaintext = new int[8];
-    private int recordHead;
+    private long[] recordEnds = new long[RECORDS_PER_BUFFER * 2];
+    private int[] recordPlaintext = new int[RECORDS_PER_BUFFER * 2];
+    private int recordAcked;
     private int recordCount;
     /** Plaintext acknowledged so far by the write call in progress, for when a later socket write in it fails. */
     private long ackedThisCall;
@@ -101,7 +100,7 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     private boolean inboundClosed;
     private volatile boolean tasksRunning;
 
-    TlsChannel(Object owner, SSLEngine engine, ReadableByteChannel in, WritableByteChannel out) {
+    TlsWire(Object owner, SSLEngine engine, ReadableByteChannel in, WritableByteChannel out) {
         this.owner = owner;
         this.engine = engine;
         this.in = in;
@@ -299,33 +298,20 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
         }
     }
 
-    @Override
-    public long write(ByteBuffer[] srcs) throws IOException {
-        return write(srcs, 0, srcs.length);
-    }
-
-    @Override
-    public int write(ByteBuffer src) throws IOException {
-        single[0] = src;
-        try {
-            return (int) write(single, 0, 1);
-        } finally {
-            single[0] = null;
-        }
-    }
-
     /** Writes ciphertext still waiting (close_notify, after the last frame); {@code true} when none is left. */
     boolean flushCiphertext() throws IOException {
         return flushNetOut();
     }
 
     /** Plaintext taken from frames whose ciphertext is not yet all with the kernel. */
-    long unacknowledged() {
+    @Override
+    public long unacknowledged() {
         return unacknowledged;
     }
 
     /** Ciphertext is waiting for the kernel (a short write left it, or a post-handshake reply). */
-    boolean hasCiphertext() {
+    @Override
+    public boolean hasBacklog() {
         return netOut.hasRemaining() || writeFailure != null;
     }
 
@@ -413,14 +399,10 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
 
     // ---------------------------------------------------------------- the rest
 
+    /** The budget exists for the JDK's copy of offered heap bytes; TLS encrypts only what fits its buffer. */
     @Override
-    public boolean isOpen() {
-        return !inboundClosed || !engine.isOutboundDone();
-    }
-
-    /** Frees nothing: the socket is the caller's to close. */
-    @Override
-    public void close() {
+    public boolean budgetsWrites() {
+        return false;
     }
 
     private SSLEngineResult unwrapToPlainIn() throws SSLException {
@@ -517,10 +499,8 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
             flushNetOut();
         } finally {
             long acked = 0;
-            while (recordCount > 0 && recordEnds[recordHead] <= cipherWritten) {
-                acked += recordPlaintext[recordHead];
-                recordHead = (recordHead + 1) & (recordEnds.length - 1);
-                recordCount--;
+            while (recordAcked < recordCount && recordEnds[recordAcked] <= cipherWritten) {
+                acked += recordPlaintext[recordAcked++];
             }
             unacknowledged -= acked;
             ackedThisCall += acked;
@@ -528,20 +508,15 @@ final class TlsChannel implements ByteChannel, GatheringByteChannel {
     }
 
     private void record(long end, int plaintext) {
-        if (recordCount == recordEnds.length) {
-            long[] ends = new long[recordCount << 1];
-            int[] plain = new int[recordCount << 1];
-            for (int i = 0; i < recordCount; i++) {
-                ends[i] = recordEnds[(recordHead + i) & (recordEnds.length - 1)];
-                plain[i] = recordPlaintext[(recordHead + i) & (recordEnds.length - 1)];
-            }
-            recordEnds = ends;
-            recordPlaintext = plain;
-            recordHead = 0;
+        if (recordAcked == recordCount) {
+            recordAcked = 0;
+            recordCount = 0;
+        } else if (recordCount == recordEnds.length) {
+            recordEnds = Arrays.copyOf(recordEnds, recordCount << 1);
+            recordPlaintext = Arrays.copyOf(recordPlaintext, recordCount << 1);
         }
-        recordEnds[(recordHead + recordCount) & (recordEnds.length - 1)] = end;
-        recordPlaintext[(recordHead + recordCount) & (recordEnds.length - 1)] = plaintext;
-        recordCount++;
+        recordEnds[recordCount] = end;
+        recordPlaintext[recordCount++] = plaintext;
         unacknowledged += plaintext;
     }
 
