@@ -6,7 +6,6 @@ import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.Framing;
-import io.cqlnio.spi.ProtocolException;
 import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
@@ -23,7 +22,6 @@ import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
 
 /**
@@ -35,14 +33,12 @@ import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
  * With TLS, the handshake ({@link TlsSteps}) runs between the TCP connect and the hand-out, under the same
  * connect timer, and a graceful close ends with close_notify.
  */
-final class NioConnection implements Connection, LoopMember, FrameReader.Sink, TlsSteps.Host {
+final class NioConnection implements Connection, ConnectionControl {
 
     private static final Logger LOG = LoggerFactory.getLogger(NioConnection.class);
     private static final AtomicLong IDS = new AtomicLong();
     private static final AtomicReferenceFieldUpdater<NioConnection, ConnectionState> STATE =
             AtomicReferenceFieldUpdater.newUpdater(NioConnection.class, ConnectionState.class, "state");
-    private static final AtomicLongFieldUpdater<NioConnection> WAKEUPS =
-            AtomicLongFieldUpdater.newUpdater(NioConnection.class, "wakeups");
 
     private final long id = IDS.incrementAndGet();
     private final Loop loop;
@@ -50,32 +46,22 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
     private final SocketChannel channel;
     private final InetSocketAddress remote;
     private final FrameHandler handler;
-    /** The socket, or TLS in front of it. */
-    private final Wire wire;
     /** Null on a plaintext connection. */
     private final TlsSteps tls;
     private final FrameQueue queue;
-    private final FrameWriter writer;
-    private final FrameReader reader;
+    private final WriteSide writes;
+    private final ReadSide reads;
     /** Null unless an idle timeout is configured. */
     private final IdleTimers idle;
     private final CompletableFuture<Connection> connectFuture;
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private volatile ConnectionState state = ConnectionState.CONNECTING;
-    private volatile long wakeups;
-    private volatile boolean readPaused;
     private volatile boolean switchedFraming;
     private volatile String name;
-    private Runnable reportWritability;
-    private Runnable applyReadInterest;
-    private Runnable readAgain;
 
     // Loop-only state.
     private SelectionKey key;
     private int interestOps;
-    private boolean awaitingWritable;
-    private boolean reportedWritable = true;
-    private boolean readInterestPaused;
     /** Set once {@link #closeNow} has started: the socket is released and the handler told, once. */
     private boolean tornDown;
     private Cancellable connectTimer;
@@ -92,14 +78,15 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
         this.name = "cqlnio#" + id + "[-> " + remote + "]";
         TlsConfig tlsConfig = config.tls();
         this.tls = tlsConfig == null ? null : new TlsSteps(this, loop, tlsConfig, remote, channel);
-        this.wire = tls == null ? new SocketWire(channel, channel) : tls.wire;
+        Wire wire = tls == null ? new SocketWire(channel, channel) : tls.wire;
         this.queue = new FrameQueue(this, resources.entryPool, config.writeHighWatermark(),
                 config.writeLowWatermark(), config.maxPendingBytes());
-        this.writer = new FrameWriter(queue, config.maxBytesPerWrite(), config.writeSpinCount());
-        this.reader = new FrameReader(this, config.frameCodec(), config.maxFrameLength(), resources.readBuffer,
-                resources.readView);
         this.idle = IdleTimers.create(loop, this, this, handler, config.readIdleTimeout().toNanos(),
                 config.writeIdleTimeout().toNanos());
+        this.writes = new WriteSide(this, this, handler, loop, wire, tls, idle, resources.iov, queue,
+                new FrameWriter(queue, config.maxBytesPerWrite(), config.writeSpinCount()));
+        this.reads = new ReadSide(this, this, handler, loop, wire, tls, idle, new FrameReader(this,
+                config.frameCodec(), config.maxFrameLength(), resources.readBuffer, resources.readView));
     }
 
     // ---------------------------------------------------------------- Connection (any thread)
@@ -124,20 +111,7 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
             WriteEntry.notify(listener, new ConnectionClosedException("write refused: " + this + " is closed"), this);
             return;
         }
-        handOver(queue.offer(single, parts, listener));
-    }
-
-    /** Acts on what an offer to the queue said: the writer was claimed, or the connection became unwritable. */
-    private void handOver(int offered) {
-        if ((offered & FrameQueue.CLAIMED) != 0 && loop.markDirty(this)) {
-            WAKEUPS.incrementAndGet(this);
-        }
-        if ((offered & FrameQueue.BECAME_UNWRITABLE) != 0) {
-            if (reportWritability == null) {
-                reportWritability = this::reportWritability; // benign race: any copy does the same
-            }
-            loop.execute(reportWritability);
-        }
+        writes.handOver(queue.offer(single, parts, listener));
     }
 
     @Override
@@ -185,8 +159,10 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
 
     @Override
     public ConnectionStats stats() {
-        return new ConnectionStats(writer.framesWritten, writer.bytesWritten, reader.framesRead, reader.bytesRead,
-                writer.writeCalls, writer.shortWrites, writer.zeroByteWrites, wakeups, queue.pendingBytes());
+        FrameWriter w = writes.writer;
+        FrameReader r = reads.reader;
+        return new ConnectionStats(w.framesWritten, w.bytesWritten, r.framesRead, r.bytesRead, w.writeCalls,
+                w.shortWrites, w.zeroByteWrites, writes.wakeups(), queue.pendingBytes());
     }
 
     @Override
@@ -214,35 +190,18 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
             }
             switchedFraming = true;
         }
-        if (loop.inLoop()) {
-            reader.switchToSegments(); // exact: from the byte after the frame being delivered
-        } else {
-            loop.execute(reader::switchToSegments);
-        }
-        handOver(queue.offerSwitchToSegments());
+        reads.switchToSegments();
+        writes.handOver(queue.offerSwitchToSegments());
     }
 
     @Override
     public void pauseReading() {
-        if (!readPaused) {
-            readPaused = true;
-            loop.execute(applyReadInterest());
-        }
+        reads.pause();
     }
 
     @Override
     public void resumeReading() {
-        if (readPaused) {
-            readPaused = false;
-            loop.execute(applyReadInterest());
-        }
-    }
-
-    private Runnable applyReadInterest() {
-        if (applyReadInterest == null) {
-            applyReadInterest = this::applyReadInterestNow; // benign race: any copy does the same
-        }
-        return applyReadInterest;
+        reads.resume();
     }
 
     @Override
@@ -258,12 +217,17 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
         return STATE.compareAndSet(this, from, to);
     }
 
-    /** Loop. For tests that end a connection the way a foreign cancel would. */
+    /** Loop. Seams for tests: the key (to cancel it as a foreign thread would) and the read side. */
     SelectionKey key() {
         return key;
     }
 
-    ConnectionState state() {
+    ReadSide reads() {
+        return reads;
+    }
+
+    @Override
+    public ConnectionState state() {
         return state;
     }
 
@@ -318,8 +282,7 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
         if (!moveTo(state, ConnectionState.OPEN)) {
             return;
         }
-        setInterest(readPaused ? 0 : SelectionKey.OP_READ);
-        readInterestPaused = readPaused;
+        reads.start();
         if (idle != null) {
             idle.start();
         }
@@ -332,7 +295,7 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
     @Override
     public void handshakeDone() {
         connected();
-        readAgainIfTlsHoldsInput(); // the peer's first records may have come with its last handshake flight
+        reads.readAgainIfTlsHoldsInput(); // the peer's first records may have come with its last handshake flight
     }
 
     /** Loop. The connect failed or timed out: close without {@code onClosed} (it was never handed out). */
@@ -349,7 +312,8 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
      * Loop. The one way a connection ends: close the socket, fail every unwritten frame with
      * {@code frameCause}, then tell the handler once with {@code closedCause} ({@code null}: graceful).
      */
-    void closeNow(Throwable closedCause, Throwable frameCause) {
+    @Override
+    public void closeNow(Throwable closedCause, Throwable frameCause) {
         if (tornDown) {
             return;
         }
@@ -369,7 +333,7 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
         } catch (IOException e) {
             LOG.debug("close of {} failed", this, e);
         }
-        writer.close(frameCause);
+        writes.writer.close(frameCause);
         loop.deregister(this);
         if (wasConnecting || !handedOut()) {
             // Never handed out: the connect future is the only one waiting (no-op if it already completed).
@@ -426,35 +390,24 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
             finishConnect();
             return;
         }
-        // Writes first: they free memory, and a reply read below may want to write at once.
-        if ((readyOps & SelectionKey.OP_WRITE) != 0) {
-            onWritable();
-        }
-        if ((readyOps & SelectionKey.OP_READ) != 0) {
-            onReadable();
-        }
-    }
-
-    private void onWritable() {
         if (state == ConnectionState.HANDSHAKING) {
             tls.continueHandshake();
             return;
         }
-        awaitingWritable = false;
-        flushFromLoop();
+        // Writes first: they free memory, and a reply read below may want to write at once.
+        if ((readyOps & SelectionKey.OP_WRITE) != 0 && !tornDown) {
+            writes.onWritable();
+        }
+        if ((readyOps & SelectionKey.OP_READ) != 0) {
+            reads.onReadable();
+        }
     }
 
-    // ---------------------------------------------------------------- the loop: writes
 
-    /** Loop. The writer was handed to the loop, or it yielded its last turn. */
     @Override
     public void flushFromLoop() {
         ConnectionState now = state;
-        if (now == ConnectionState.CLOSED || awaitingWritable || now.isConnecting()) {
-            return; // OP_WRITE will call back; the writer stays claimed meanwhile
-        }
-        if (tls != null && tls.closeNotifyStarted()) {
-            finishCloseNotify();
+        if (now == ConnectionState.CLOSED || now.isConnecting()) {
             return;
         }
         if (key != null && !key.isValid()) {
@@ -464,191 +417,12 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
             closeNow(why, why);
             return;
         }
-        FrameWriter.Flush result;
-        long framesBefore = writer.framesWritten;
-        try {
-            result = writer.flush(wire, resources.iov);
-        } catch (IOException e) {
-            ConnectionClosedException why = new ConnectionClosedException("write failed on " + this + ": "
-                    + e.getMessage(), e);
-            closeNow(why, why);
-            return;
-        } catch (RuntimeException e) {
-            closeOnError(e);
-            return;
-        }
-        if (idle != null && writer.framesWritten != framesBefore) {
-            idle.framesWritten();
-        }
-        switch (result) {
-            case DRAINED:
-                setInterest(interestOps & ~SelectionKey.OP_WRITE);
-                if (state == ConnectionState.CLOSING) {
-                    closeGracefully();
-                    return;
-                }
-                break;
-            case BLOCKED:
-                awaitingWritable = true;
-                queue.holdClaim();
-                setInterest(interestOps | SelectionKey.OP_WRITE);
-                break;
-            default: // YIELDED: served again from the dirty queue next turn; OP_WRITE too would serve it twice
-                setInterest(interestOps & ~SelectionKey.OP_WRITE);
-                if (queue.reclaim()) {
-                    loop.markDirty(this);
-                }
-                break;
-        }
-        reportWritability();
-    }
-
-    /** Loop. Every accepted frame is written: close, after close_notify under TLS. */
-    private void closeGracefully() {
-        if (tls == null) {
-            closeNow(null, new ConnectionClosedException(this + " closed"));
-            return;
-        }
-        // Nothing may follow close_notify: a producer that passed the OPEN check just before close() is refused
-        // now, as if it had come a moment later. From here the loop no longer flushes the writer.
-        writer.close(new ConnectionClosedException("write refused: " + this + " is closing"));
-        tls.startCloseNotify();
-        finishCloseNotify();
-    }
-
-    /** Loop. Writes what is left of close_notify, waiting for OP_WRITE if need be; then the socket closes. */
-    private void finishCloseNotify() {
-        if (!tls.flushCloseNotify()) {
-            awaitingWritable = true;
-            setInterest(interestOps | SelectionKey.OP_WRITE);
-            return;
-        }
-        closeNow(null, new ConnectionClosedException(this + " closed"));
-    }
-
-    private void reportWritability() {
-        if (tornDown) {
-            return;
-        }
-        Boolean change = queue.writabilityChange(reportedWritable);
-        if (change != null) {
-            reportedWritable = change;
-            try {
-                handler.onWritabilityChanged(this, change);
-            } catch (Throwable t) {
-                closeOnError(t);
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- the loop: reads
-
-    private void onReadable() {
-        if (tornDown) {
-            return;
-        }
-        if (state == ConnectionState.HANDSHAKING) {
-            tls.continueHandshake();
-            return;
-        }
-        if (readInterestPaused) {
-            return; // a readiness event raced the pause; the bytes stay in the kernel
-        }
-        int n;
-        long framesBefore = reader.framesRead;
-        try {
-            n = reader.read(wire, this);
-        } catch (ProtocolException e) {
-            LOG.warn("closing {}: {}", this, e.getMessage());
-            closeNow(e, new ConnectionClosedException(this + " closed: " + e.getMessage(), e));
-            return;
-        } catch (IOException e) {
-            ConnectionClosedException why = new ConnectionClosedException("read failed on " + this + ": "
-                    + e.getMessage(), e);
-            closeNow(why, why);
-            return;
-        }
-        if (idle != null && reader.framesRead != framesBefore) {
-            idle.framesRead();
-        }
-        if (readPaused && !readInterestPaused && !tornDown) {
-            applyReadInterestNow(); // paused from inside onFrame: stop now, not a loop turn later
-        }
-        if (tls != null && n >= 0 && !tornDown) {
-            readAgainIfTlsHoldsInput();
-            if (wire.hasBacklog() && !awaitingWritable) {
-                flushFromLoop(); // a TLS 1.3 key update reply waits behind no frame
-            }
-        }
-        if (n < 0 && !tornDown) {
-            int carried = reader.carriedBytes();
-            ConnectionClosedException why = new ConnectionClosedException(this + " closed by the peer"
-                    + (carried > 0 ? " in the middle of a frame (" + carried + " bytes of it received)" : ""));
-            closeNow(why, why);
-        }
+        writes.flush();
     }
 
     @Override
-    public boolean onFrame(ByteBuffer frame) {
-        if (tornDown || state == ConnectionState.CLOSED) {
-            return false;
-        }
-        try {
-            handler.onFrame(this, frame);
-        } catch (Throwable t) {
-            closeOnError(t);
-            return false;
-        }
-        return !tornDown && state != ConnectionState.CLOSED && !readPaused;
-    }
-
-    /** Loop. Makes OP_READ follow {@code readPaused}; on resume, first delivers what was held. */
-    private void applyReadInterestNow() {
-        if (tornDown || state.isConnecting()) {
-            return;
-        }
-        boolean pause = readPaused;
-        if (pause == readInterestPaused) {
-            return;
-        }
-        readInterestPaused = pause;
-        if (pause) {
-            setInterest(interestOps & ~SelectionKey.OP_READ);
-            return;
-        }
-        long framesBefore = reader.framesRead;
-        boolean drained;
-        try {
-            drained = reader.resume(this);
-        } catch (ProtocolException e) {
-            closeNow(e, new ConnectionClosedException(this + " closed: " + e.getMessage(), e));
-            return;
-        }
-        if (idle != null && reader.framesRead != framesBefore) {
-            idle.framesRead();
-        }
-        if (tornDown) {
-            return;
-        }
-        if (!drained || readPaused) {
-            readInterestPaused = true; // paused again while delivering what was held
-            return;
-        }
-        setInterest(interestOps | SelectionKey.OP_READ);
-        readAgainIfTlsHoldsInput();
-    }
-
-    /**
-     * Loop. No readiness event announces what TLS holds already read (whole records, plaintext, the peer's
-     * close_notify): while reading is on, come back for it in a task.
-     */
-    void readAgainIfTlsHoldsInput() {
-        if (tls != null && !tornDown && !readInterestPaused && tls.hasBufferedInput()) {
-            if (readAgain == null) {
-                readAgain = this::onReadable;
-            }
-            loop.execute(readAgain);
-        }
+    public int interestOps() {
+        return interestOps;
     }
 
     @Override
@@ -657,5 +431,10 @@ final class NioConnection implements Connection, LoopMember, FrameReader.Sink, T
             key.interestOps(ops);
             interestOps = ops;
         }
+    }
+
+    @Override
+    public boolean isTornDown() {
+        return tornDown;
     }
 }

@@ -18,20 +18,10 @@ import java.nio.channels.SocketChannel;
  */
 final class TlsSteps {
 
-    /** What the steps need of their connection. */
-    interface Host {
-        void setInterest(int ops);
-
-        void failConnect(TransportException cause);
-
-        /** The handshake is done: the connection opens. */
-        void handshakeDone();
-    }
-
     private static final Logger LOG = LoggerFactory.getLogger(TlsSteps.class);
 
     final TlsWire wire;
-    private final Host host;
+    private final ConnectionControl host;
     private final Loop loop;
     private final TlsConfig config;
     private final InetSocketAddress remote;
@@ -39,7 +29,7 @@ final class TlsSteps {
     private boolean closeNotifyStarted;
     private boolean failed;
 
-    TlsSteps(Host host, Loop loop, TlsConfig config, InetSocketAddress remote, SocketChannel channel) {
+    TlsSteps(ConnectionControl host, Loop loop, TlsConfig config, InetSocketAddress remote, SocketChannel channel) {
         this.host = host;
         this.loop = loop;
         this.config = config;

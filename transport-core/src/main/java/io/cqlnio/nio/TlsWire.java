@@ -33,9 +33,7 @@ import java.util.concurrent.Executor;
  * <p>Ciphertext buffers are heap buffers, as Netty's are for the JDK engine: with direct ones the JDK's AES-GCM
  * allocates twice as much per record and throughput drops (docs/BENCHMARKS.md, "TLS").
  *
- * <p>Reads unwrap records into the caller's buffer (or, when it has less room than a record, into
- * {@code plainIn} and copy from there); {@link #hasBufferedInput()} says when whole records or plaintext are
- * held here, where no readiness event will announce them.
+ * <p>Reads go through {@link TlsInbound}, the read half.
  *
  * <p>The handshake runs before the connection is handed out ({@link #handshake()}); delegated tasks run on an
  * {@link Executor}, never on the loop. After the handshake, TLS 1.3 post-handshake messages (session tickets,
@@ -45,7 +43,7 @@ import java.util.concurrent.Executor;
  *
  * <p>Loop thread only, except {@link #runDelegatedTasks}.
  */
-final class TlsWire implements Wire {
+final class TlsWire implements Wire, TlsInbound.Replies {
 
     /** What {@link #handshake()} waits for. */
     enum Handshake {
@@ -60,20 +58,15 @@ final class TlsWire implements Wire {
 
     /** Records of ciphertext built per socket write, and read per socket read. */
     static final int RECORDS_PER_BUFFER = 4;
-    private static final int RECORD_HEADER = 5;
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
     private final Object owner;
     private final SSLEngine engine;
-    private final ReadableByteChannel in;
     private final WritableByteChannel out;
 
     /** Read mode: ciphertext built and not yet taken by the kernel. */
     private ByteBuffer netOut;
-    /** Write mode: ciphertext read and not yet unwrapped. */
-    private ByteBuffer netIn;
-    /** Read mode: plaintext unwrapped and not yet handed to a reader. */
-    private ByteBuffer plainIn;
+    private final TlsInbound inbound;
     /** Plaintext wrapped into {@code netOut} whose ciphertext the kernel has not fully taken. */
     private long unacknowledged;
     /** Ciphertext bytes the kernel has taken since the start: where each record ends is counted on this scale. */
@@ -97,18 +90,15 @@ final class TlsWire implements Wire {
     private boolean handshakeDone;
     /** Known once the handshake is done: TLS 1.3 may send post-handshake messages, which are not a renegotiation. */
     private boolean tls13;
-    private boolean inboundClosed;
     private volatile boolean tasksRunning;
 
     TlsWire(Object owner, SSLEngine engine, ReadableByteChannel in, WritableByteChannel out) {
         this.owner = owner;
         this.engine = engine;
-        this.in = in;
         this.out = out;
         SSLSession session = engine.getSession();
         netOut = ByteBuffer.allocate(session.getPacketBufferSize() * RECORDS_PER_BUFFER).flip();
-        netIn = ByteBuffer.allocate(session.getPacketBufferSize() * RECORDS_PER_BUFFER);
-        plainIn = ByteBuffer.allocate(session.getApplicationBufferSize()).flip();
+        inbound = new TlsInbound(engine, in, this);
     }
 
     SSLEngine engine() {
@@ -150,21 +140,21 @@ final class TlsWire implements Wire {
                         throw new SSLException("TLS handshake of " + owner + " ended: the engine closed");
                     }
                     if (r.getStatus() == SSLEngineResult.Status.BUFFER_OVERFLOW) {
-                        netOut = grow(netOut, engine.getSession().getPacketBufferSize(), true);
+                        netOut = TlsInbound.grow(netOut, engine.getSession().getPacketBufferSize(), true);
                     }
                     break;
                 }
                 case NEED_UNWRAP:
                 case NEED_UNWRAP_AGAIN: {
-                    SSLEngineResult r = unwrapToPlainIn();
+                    SSLEngineResult r = inbound.unwrapToPlainIn();
                     boolean stuck = r.getStatus() == SSLEngineResult.Status.OK && r.bytesConsumed() == 0
                             && r.bytesProduced() == 0 && engine.getHandshakeStatus() == status;
                     switch (stuck ? SSLEngineResult.Status.BUFFER_UNDERFLOW : r.getStatus()) {
                         case BUFFER_OVERFLOW:
-                            plainIn = grow(plainIn, engine.getSession().getApplicationBufferSize(), true);
+                            inbound.growPlainIn();
                             break;
                         case BUFFER_UNDERFLOW:
-                            int n = readMore();
+                            int n = inbound.readMore();
                             if (n < 0) {
                                 throw new SSLHandshakeException("the peer closed the connection during the TLS"
                                         + " handshake of " + owner + " (is it a TLS server?)");
@@ -275,7 +265,7 @@ final class TlsWire implements Wire {
                         if (netOut.position() > 0) {
                             break; // full: write what we have
                         }
-                        netOut = grow(netOut, packet, false);
+                        netOut = TlsInbound.grow(netOut, packet, false);
                         continue;
                     }
                     if (r.bytesConsumed() > 0) {
@@ -326,75 +316,15 @@ final class TlsWire implements Wire {
 
     // ---------------------------------------------------------------- reads
 
-    /**
-     * Unwraps into {@code dst} until it is full or no whole record is left here or in the kernel.
-     *
-     * @return plaintext bytes put in {@code dst}; -1 once the peer closed (close_notify or end of stream)
-     * and nothing is left to hand out
-     */
+    /** Unwraps into {@code dst}; see {@link TlsInbound#read}. */
     @Override
     public int read(ByteBuffer dst) throws IOException {
-        int produced = drainPlainIn(dst);
-        while (dst.hasRemaining() && !inboundClosed) {
-            SSLEngineResult r;
-            if (dst.remaining() >= plainIn.capacity()) {
-                netIn.flip();
-                try {
-                    r = engine.unwrap(netIn, dst);
-                } finally {
-                    netIn.compact();
-                }
-                produced += r.bytesProduced();
-            } else {
-                r = unwrapToPlainIn();
-                produced += drainPlainIn(dst);
-            }
-            switch (r.getStatus()) {
-                case OK:
-                    afterUnwrap(r.getHandshakeStatus());
-                    if (r.bytesConsumed() > 0 || r.bytesProduced() > 0) {
-                        break;
-                    }
-                    // Nothing moved: never spin on the loop thread; wait for bytes as after an underflow.
-                case BUFFER_UNDERFLOW:
-                    int n = readMore();
-                    if (n < 0) {
-                        inboundClosed = true;
-                    } else if (n == 0) {
-                        return produced;
-                    }
-                    break;
-                case BUFFER_OVERFLOW:
-                    // Only when unwrapping into plainIn: the session wants more room than it said at first.
-                    plainIn = grow(plainIn, engine.getSession().getApplicationBufferSize(), true);
-                    break;
-                case CLOSED:
-                    inboundClosed = true; // close_notify: nothing more will come
-                    break;
-                default:
-                    throw new AssertionError(r.getStatus());
-            }
-        }
-        if (produced == 0 && inboundClosed && !plainIn.hasRemaining()) {
-            return -1;
-        }
-        return produced;
+        return inbound.read(dst);
     }
 
-    /**
-     * Whole records or plaintext are held here, or the peer's close_notify was read but its end of stream not
-     * yet reported: read again without waiting for OP_READ, which will not come for either.
-     */
+    /** See {@link TlsInbound#hasBufferedInput()}. */
     boolean hasBufferedInput() {
-        if (plainIn.hasRemaining() || inboundClosed) {
-            return true;
-        }
-        int have = netIn.position();
-        if (have < RECORD_HEADER) {
-            return false;
-        }
-        int length = ((netIn.get(3) & 0xFF) << 8) | (netIn.get(4) & 0xFF);
-        return have >= RECORD_HEADER + length;
+        return inbound.hasBufferedInput();
     }
 
     // ---------------------------------------------------------------- the rest
@@ -405,39 +335,9 @@ final class TlsWire implements Wire {
         return false;
     }
 
-    private SSLEngineResult unwrapToPlainIn() throws SSLException {
-        netIn.flip();
-        plainIn.compact();
-        try {
-            return engine.unwrap(netIn, plainIn);
-        } finally {
-            plainIn.flip();
-            netIn.compact();
-        }
-    }
-
-    private int readMore() throws IOException {
-        if (!netIn.hasRemaining()) {
-            // A record larger than the buffer (the session grew its packet size): make room for it.
-            netIn = grow(netIn, netIn.capacity() + engine.getSession().getPacketBufferSize(), false);
-        }
-        return in.read(netIn);
-    }
-
-    private int drainPlainIn(ByteBuffer dst) {
-        int n = Math.min(plainIn.remaining(), dst.remaining());
-        if (n == 0) {
-            return 0;
-        }
-        int limit = plainIn.limit();
-        plainIn.limit(plainIn.position() + n);
-        dst.put(plainIn);
-        plainIn.limit(limit);
-        return n;
-    }
-
     /** After the handshake: answer what TLS 1.3 asks for (a key update); refuse a TLS 1.2 renegotiation. */
-    private void afterUnwrap(HandshakeStatus status) throws IOException {
+    @Override
+    public void afterUnwrap(HandshakeStatus status) throws IOException {
         refuseRenegotiation(status);
         if (status == HandshakeStatus.NEED_WRAP) {
             // The reply goes out behind any ciphertext already waiting, on the writer's next flush (which the
@@ -520,18 +420,5 @@ final class TlsWire implements Wire {
         unacknowledged += plaintext;
     }
 
-    /** A buffer of at least {@code capacity} holding {@code b}'s content, in {@code b}'s mode. */
-    private static ByteBuffer grow(ByteBuffer b, int capacity, boolean readMode) {
-        if (b.capacity() >= capacity) {
-            capacity = b.capacity() * 2;
-        }
-        ByteBuffer bigger = ByteBuffer.allocate(capacity);
-        if (readMode) {
-            bigger.put(b).flip();
-        } else {
-            b.flip();
-            bigger.put(b);
-        }
-        return bigger;
-    }
+
 }

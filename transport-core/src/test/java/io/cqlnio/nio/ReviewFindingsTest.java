@@ -191,7 +191,7 @@ class ReviewFindingsTest {
             c.onSelected(java.nio.channels.SelectionKey.OP_READ); // reads ~35.6 MB, delivers frames 0 and 1, holds the rest
             onReadableDone.set(true);
             resumer.join();
-            boolean interestPaused = (boolean) field(c, "readInterestPaused");
+            boolean interestPaused = c.reads().interestPaused();
             if (!resumedInHold.get() || interestPaused) {
                 continue; // the resume missed the window this time: try again
             }
@@ -201,7 +201,7 @@ class ReviewFindingsTest {
             assertEquals(List.of(), closed, "connection closed");
             for (int i = 0; i < Math.min(seen.size(), 10); i++) {
                 assertEquals(i, seen.get(i), "frame order after pause/resume race; held backlog "
-                        + ((FrameReader) field(c, "reader")).heldBytes() + " bytes, seen " + seen.subList(0,
+                        + c.reads().reader.heldBytes() + " bytes, seen " + seen.subList(0,
                         Math.min(seen.size(), 5)));
             }
             return;
