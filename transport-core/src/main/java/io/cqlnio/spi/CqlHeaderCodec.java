@@ -1,7 +1,4 @@
-package io.cqlnio.frame;
-
-import io.cqlnio.spi.FrameCodec;
-import io.cqlnio.spi.ProtocolException;
+package io.cqlnio.spi;
 
 import java.nio.ByteBuffer;
 
@@ -14,29 +11,21 @@ import java.nio.ByteBuffer;
  *   4: opcode
  *   5: body length (4 bytes, big-endian, signed: must be 0..2^31-10)
  * </pre>
- * Accepts both directions, so one codec serves a driver (reading responses) and a test peer (reading
- * requests). Stateless and thread-safe.
- *
- * <pre>{@code
- * ByteBuffer header = ...;                                         // at least 9 bytes readable
- * int total = CqlFrameCodec.INSTANCE.frameLength(header, header.position());  // 9 + body length
- * }</pre>
+ * It accepts both directions, so one codec serves a driver (reading responses) and a test peer (reading
+ * requests). It lives in the SPI, behind {@link FrameCodec#cql()}, because it is the SPI's documented default:
+ * the contract must not need an implementation package to name it.
  */
-public final class CqlFrameCodec implements FrameCodec {
+final class CqlHeaderCodec implements FrameCodec {
 
-    /** The shared instance. */
-    public static final CqlFrameCodec INSTANCE = new CqlFrameCodec();
+    static final CqlHeaderCodec INSTANCE = new CqlHeaderCodec();
 
-    /** Length of the CQL frame header. */
-    public static final int HEADER_LENGTH = 9;
-    /** Offset of the 4-byte body length within the header. */
-    public static final int LENGTH_OFFSET = 5;
-    /** Lowest protocol version accepted. */
-    public static final int MIN_VERSION = 3;
-    /** Highest protocol version accepted (v6 is Cassandra 5.0's beta). */
-    public static final int MAX_VERSION = 6;
+    static final int HEADER_LENGTH = 9;
+    private static final int LENGTH_OFFSET = 5;
+    private static final int MIN_VERSION = 3;
+    /** v6 is Cassandra 5.0's beta. */
+    private static final int MAX_VERSION = 6;
 
-    private CqlFrameCodec() {
+    private CqlHeaderCodec() {
     }
 
     @Override
@@ -62,6 +51,6 @@ public final class CqlFrameCodec implements FrameCodec {
 
     @Override
     public String toString() {
-        return "CqlFrameCodec";
+        return "FrameCodec.cql()";
     }
 }
