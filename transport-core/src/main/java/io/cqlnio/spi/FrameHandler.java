@@ -30,7 +30,8 @@ public interface FrameHandler {
 
     /**
      * One whole inbound frame, header included, between {@code frame.position()} and {@code frame.limit()},
-     * big-endian. Never called after {@link #onClosed}. Loop thread only, never concurrently for one connection; it must not block.
+     * big-endian. Never called after {@link #onClosed}.
+     * Loop thread only, never concurrently for one connection; it must not block.
      *
      * @param connection the connection it arrived on
      * @param frame      the frame; the transport's, valid only during this call: copy what you keep
@@ -51,7 +52,8 @@ public interface FrameHandler {
     /**
      * No frame was read ({@link IdleKind#READ}) or finished writing ({@link IdleKind#WRITE}) for the configured
      * {@code readIdleTimeout} / {@code writeIdleTimeout}; repeated every further timeout while it stays idle.
-     * A driver sends its heartbeat (an OPTIONS request) here. Loop thread only, never concurrently for one connection; it must not block.
+     * A driver sends its heartbeat (an OPTIONS request) here.
+     * Loop thread only, never concurrently for one connection; it must not block.
      *
      * @param connection the quiet connection
      * @param kind       which direction went quiet

@@ -35,7 +35,7 @@ import java.util.Arrays;
  *     transport adapts below it, halving after short writes and doubling after full ones</td></tr>
  * <tr><td>writeSpinCount</td><td>16</td><td>write calls per connection per loop turn before the loop
  *     serves others (Netty's figure)</td></tr>
- * <tr><td>frameCodec</td><td>{@link FrameCodec#cql()}</td><td>how inbound bytes split into frames</td></tr>
+ * <tr><td>frameCodec</td><td>{@link CqlFrameCodec#INSTANCE}</td><td>how inbound bytes split into frames</td></tr>
  * <tr><td>readIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} READ after this long without
  *     an inbound frame</td></tr>
  * <tr><td>writeIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} WRITE after this long
@@ -273,7 +273,7 @@ public final class TransportConfig {
         int maxBuffersPerWrite = 1024;
         long maxBytesPerWrite = 1024 * 1024;
         int writeSpinCount = 16;
-        FrameCodec frameCodec = FrameCodec.cql();
+        FrameCodec frameCodec = CqlFrameCodec.INSTANCE;
         Duration readIdleTimeout = Duration.ZERO;
         Duration writeIdleTimeout = Duration.ZERO;
         long maxPendingBytes;

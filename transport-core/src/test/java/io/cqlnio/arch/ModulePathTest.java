@@ -62,7 +62,7 @@ class ModulePathTest {
 
     @Test
     void aDriverModuleFindsNioOnTheModulePath(@TempDir Path dir) throws Exception {
-        String modulePath = coreModulePath();
+        String modulePath = CoreBuild.classes() + File.pathSeparator + CoreBuild.dependencies();
         Path src = dir.resolve("src/probe");
         Files.createDirectories(src.resolve("probe"));
         Files.writeString(src.resolve("module-info.java"), "module probe { requires io.cqlnio.transport; }\n");
@@ -90,19 +90,5 @@ class ModulePathTest {
         assertEquals(0, child.exitValue(), "the probe failed on the module path:\n" + printed);
         assertTrue(printed.contains("io.cqlnio.transport nio=io.cqlnio.nio.NioTransport received=9"
                 + " exportsNio=false exportsFrame=false"), printed);
-    }
-
-    /** The built core classes and the two jars it requires, taken from this test's own class path. */
-    private static String coreModulePath() throws Exception {
-        List<String> path = new ArrayList<>();
-        path.add(Paths.get(Transports.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
-        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
-            String name = Paths.get(entry).getFileName().toString();
-            if (name.startsWith("jctools-core-") || name.startsWith("slf4j-api-")) {
-                path.add(entry);
-            }
-        }
-        assertEquals(3, path.size(), "core classes, jctools-core and slf4j-api expected: " + path);
-        return String.join(File.pathSeparator, path);
     }
 }

@@ -1,6 +1,6 @@
 package io.cqlnio.nio;
 
-import io.cqlnio.spi.FrameCodec;
+import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.ProtocolException;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +29,7 @@ class FrameReaderTest {
     /** A reader over a fresh shared buffer of {@code readBuffer} bytes. */
     private static FrameReader reader(int readBuffer, int maxFrameLength) {
         ByteBuffer shared = ByteBuffer.allocateDirect(readBuffer);
-        return new FrameReader("test-connection", FrameCodec.cql(), maxFrameLength, shared, shared.duplicate());
+        return new FrameReader("test-connection", CqlFrameCodec.INSTANCE, maxFrameLength, shared, shared.duplicate());
     }
 
     /** Reads the whole channel, as the loop would on every readiness event, and returns copies of the frames. */

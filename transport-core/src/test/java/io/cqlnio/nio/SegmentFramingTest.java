@@ -1,7 +1,7 @@
 package io.cqlnio.nio;
 
 import io.cqlnio.frame.Segments;
-import io.cqlnio.spi.FrameCodec;
+import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.ProtocolException;
 import org.junit.jupiter.api.Test;
 
@@ -155,7 +155,7 @@ class SegmentFramingTest {
 
     private static FrameReader reader(int readBuffer) {
         ByteBuffer shared = ByteBuffer.allocateDirect(readBuffer);
-        return new FrameReader("v5-test", FrameCodec.cql(), 256 << 20, shared, shared.duplicate());
+        return new FrameReader("v5-test", CqlFrameCodec.INSTANCE, 256 << 20, shared, shared.duplicate());
     }
 
     /** READY as a plain frame, then segments written by our own writer. */

@@ -1,7 +1,7 @@
 package io.cqlnio.nio;
 
 import io.cqlnio.spi.Connection;
-import io.cqlnio.spi.FrameCodec;
+import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.Transport;
@@ -67,7 +67,7 @@ class TlsReviewFindingsTest {
         serverCloseNotify(wire.server);
 
         ByteBuffer shared = ByteBuffer.allocate(64 * 1024);
-        FrameReader reader = new FrameReader("review", FrameCodec.cql(), 1 << 20, shared, shared.duplicate());
+        FrameReader reader = new FrameReader("review", CqlFrameCodec.INSTANCE, 1 << 20, shared, shared.duplicate());
         List<Integer> frames = new ArrayList<>();
         int n = reader.read(tls, f -> frames.add(TestFrames.check(f, 0)));
         assertEquals(List.of(1), frames, "the frame before close_notify is delivered");

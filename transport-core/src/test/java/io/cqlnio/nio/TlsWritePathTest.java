@@ -1,6 +1,6 @@
 package io.cqlnio.nio;
 
-import io.cqlnio.spi.FrameCodec;
+import io.cqlnio.spi.CqlFrameCodec;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -119,7 +119,7 @@ class TlsWritePathTest {
             wire.server.send(f.duplicate());
         }
         ByteBuffer shared = ByteBuffer.allocate(readBufferSize);
-        FrameReader reader = new FrameReader("tls-test", FrameCodec.cql(), 1 << 20, shared, shared.duplicate());
+        FrameReader reader = new FrameReader("tls-test", CqlFrameCodec.INSTANCE, 1 << 20, shared, shared.duplicate());
         List<ByteBuffer> received = new ArrayList<>();
         FrameReader.Sink sink = frame -> {
             ByteBuffer copy = ByteBuffer.allocate(frame.remaining());

@@ -36,7 +36,7 @@ class SpiTest {
         assertTrue(c.tcpNoDelay());
         assertEquals(256 * 1024 * 1024, c.maxFrameLength());
         assertEquals(1024, c.maxBuffersPerWrite());
-        assertEquals(FrameCodec.cql(), c.frameCodec());
+        assertEquals(CqlFrameCodec.INSTANCE, c.frameCodec());
         assertEquals(c, c.toBuilder().build());
     }
 
@@ -83,13 +83,13 @@ class SpiTest {
         assertEquals("TransportConfig{loops=1, connectTimeout=PT5S, tcpNoDelay=true, keepAlive=false, sendBufferSize=0,"
                 + " receiveBufferSize=0, readBufferSize=65536, maxFrameLength=268435456, writeHighWatermark=1048576,"
                 + " writeLowWatermark=524288, maxBuffersPerWrite=1024, maxBytesPerWrite=1048576, writeSpinCount=16,"
-                + " frameCodec=FrameCodec.cql(), readIdleTimeout=PT0S, writeIdleTimeout=PT0S, maxPendingBytes=0,"
+                + " frameCodec=CqlFrameCodec, readIdleTimeout=PT0S, writeIdleTimeout=PT0S, maxPendingBytes=0,"
                 + " tls=null}", s);
     }
 
     @Test
     void theCqlCodecReadsTheDeclaredLengthAndNamesABadVersionByte() {
-        FrameCodec cql = FrameCodec.cql();
+        FrameCodec cql = CqlFrameCodec.INSTANCE;
         ByteBuffer header = ByteBuffer.allocate(12).position(3);
         header.put(3, (byte) 0x84).putInt(3 + 5, 23_928);
         assertEquals(9, cql.headerLength());

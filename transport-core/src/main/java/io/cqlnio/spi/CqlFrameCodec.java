@@ -11,21 +11,30 @@ import java.nio.ByteBuffer;
  *   4: opcode
  *   5: body length (4 bytes, big-endian, signed: must be 0..2^31-10)
  * </pre>
- * It accepts both directions, so one codec serves a driver (reading responses) and a test peer (reading
- * requests). It lives in the SPI, behind {@link FrameCodec#cql()}, because it is the SPI's documented default:
- * the contract must not need an implementation package to name it.
+ * Accepts both directions, so one codec serves a driver (reading responses) and a test peer (reading
+ * requests). It is {@link TransportConfig}'s default, so it lives in the SPI: the contract names its default
+ * without an implementation package. Stateless; any thread, concurrently.
+ *
+ * <pre>{@code
+ * ByteBuffer header = ...;                                         // at least 9 bytes readable
+ * int total = CqlFrameCodec.INSTANCE.frameLength(header, header.position());  // 9 + body length
+ * }</pre>
  */
-final class CqlHeaderCodec implements FrameCodec {
+public final class CqlFrameCodec implements FrameCodec {
 
-    static final CqlHeaderCodec INSTANCE = new CqlHeaderCodec();
+    /** The shared instance; {@link #frameLength} throws a {@link ProtocolException} naming a bad value. */
+    public static final CqlFrameCodec INSTANCE = new CqlFrameCodec();
 
-    static final int HEADER_LENGTH = 9;
-    private static final int LENGTH_OFFSET = 5;
-    private static final int MIN_VERSION = 3;
-    /** v6 is Cassandra 5.0's beta. */
-    private static final int MAX_VERSION = 6;
+    /** Length of the CQL frame header. */
+    public static final int HEADER_LENGTH = 9;
+    /** Offset of the 4-byte body length within the header. */
+    public static final int LENGTH_OFFSET = 5;
+    /** Lowest protocol version accepted. */
+    public static final int MIN_VERSION = 3;
+    /** Highest protocol version accepted (v6 is Cassandra 5.0's beta). */
+    public static final int MAX_VERSION = 6;
 
-    private CqlHeaderCodec() {
+    private CqlFrameCodec() {
     }
 
     @Override
@@ -51,6 +60,6 @@ final class CqlHeaderCodec implements FrameCodec {
 
     @Override
     public String toString() {
-        return "FrameCodec.cql()";
+        return "CqlFrameCodec";
     }
 }
