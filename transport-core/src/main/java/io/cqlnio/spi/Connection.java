@@ -19,11 +19,19 @@ import java.util.concurrent.TimeUnit;
  * <p>Ordering: frames accepted by one thread reach the wire in the order that thread wrote them; the
  * bytes of one frame are contiguous on the wire (a short write never lets the next frame start early).
  *
+ * <p>Against a Cassandra node on 127.0.0.1:9042, this sends OPTIONS and prints the reply's opcode:
  * <pre>{@code
  * try (Transport transport = Transports.create("nio", TransportConfig.defaults())) {
- *     Connection c = transport.connect(new InetSocketAddress("127.0.0.1", 9042), handler).join();
- *     c.write(optionsFrame).join();                    // completes when the kernel has every byte
- *     c.close().join();                                // flushes what was accepted, then closes
+ *     CompletableFuture<Byte> opcode = new CompletableFuture<>();
+ *     FrameHandler handler = (connection, frame) ->          // loop thread; frame valid only during the call
+ *             opcode.complete(frame.get(frame.position() + 4));
+ *     Connection c = transport.connect(new InetSocketAddress("127.0.0.1", 9042), handler)
+ *             .get(5, TimeUnit.SECONDS);
+ *     ByteBuffer options = ByteBuffer.allocate(9)            // v4 OPTIONS, stream 0, empty body
+ *             .put(0, (byte) 4).put(4, (byte) 5);
+ *     c.write(options).get(5, TimeUnit.SECONDS);            // done when the kernel has every byte
+ *     System.out.println(opcode.get(5, TimeUnit.SECONDS));  // 6: SUPPORTED
+ *     c.close().get(5, TimeUnit.SECONDS);                   // flushes what was accepted, then closes
  * }
  * }</pre>
  */
