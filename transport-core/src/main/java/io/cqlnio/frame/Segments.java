@@ -43,20 +43,27 @@ public final class Segments {
     private Segments() {
     }
 
-    /** A CRC32 already fed the seed bytes; feed it the payload, then take {@code (int) getValue()}. */
+    /** {@return a CRC32 already fed the seed bytes; feed it the payload, then take {@code (int) getValue()}} */
     public static CRC32 newCrc32() {
         CRC32 crc = new CRC32();
         crc.update(CRC32_SEED);
         return crc;
     }
 
-    /** Resets {@code crc} to the seeded state, to reuse one instance without allocating. */
+    /**
+     * Resets {@code crc} to the seeded state, to reuse one instance without allocating.
+     *
+     * @param crc a CRC32 owned by the caller's thread
+     */
     public static void reset(CRC32 crc) {
         crc.reset();
         crc.update(CRC32_SEED);
     }
 
-    /** CRC24 of the 3 low bytes of {@code header3b}, least significant byte first. */
+    /**
+     * @param header3b the header's first 3 bytes as an int, least significant byte first
+     * @return the CRC24 of those 3 bytes, in the low 24 bits
+     */
     public static int crc24(int header3b) {
         int crc = CRC24_INIT;
         for (int i = 0; i < 3; i++) {
@@ -66,7 +73,15 @@ public final class Segments {
         return crc;
     }
 
-    /** Writes a segment header at absolute {@code index}. */
+    /**
+     * Writes a segment header at absolute {@code index}; the buffer's position does not move.
+     *
+     * @param dst           has at least {@link #HEADER_LENGTH} bytes from {@code index}
+     * @param index         absolute index of the header's first byte
+     * @param payloadLength 0..{@link #MAX_PAYLOAD}
+     * @param selfContained whether the payload is whole frames (else one slice of one large frame)
+     * @throws IllegalArgumentException when {@code payloadLength} is out of range
+     */
     public static void writeHeader(ByteBuffer dst, int index, int payloadLength, boolean selfContained) {
         if (payloadLength < 0 || payloadLength > MAX_PAYLOAD) {
             throw new IllegalArgumentException("segment payload length " + payloadLength + " is outside 0.."
@@ -77,7 +92,13 @@ public final class Segments {
         put3(dst, index + 3, crc24(header3b));
     }
 
-    /** Writes a trailer (the payload's CRC32, little-endian) at absolute {@code index}. */
+    /**
+     * Writes a trailer (the payload's CRC32, little-endian) at absolute {@code index}; the position does not move.
+     *
+     * @param dst   has at least {@link #TRAILER_LENGTH} bytes from {@code index}
+     * @param index absolute index of the trailer's first byte
+     * @param crc32 the payload's seeded CRC32, {@code (int) crc.getValue()}
+     */
     public static void writeTrailer(ByteBuffer dst, int index, int crc32) {
         dst.put(index, (byte) crc32);
         dst.put(index + 1, (byte) (crc32 >>> 8));
@@ -89,6 +110,9 @@ public final class Segments {
      * Validates the header at absolute {@code index} and returns its first 3 bytes (payload length in the low
      * 17 bits, self-contained flag in bit 17).
      *
+     * @param src   has at least {@link #HEADER_LENGTH} bytes from {@code index}
+     * @param index absolute index of the header's first byte
+     * @return the header's first 3 bytes, for {@link #payloadLength} and {@link #isSelfContained}
      * @throws ProtocolException naming both CRC24 values when the header is corrupt
      */
     public static int readHeader(ByteBuffer src, int index) {
@@ -102,17 +126,27 @@ public final class Segments {
         return header3b;
     }
 
-    /** Payload length of a header read by {@link #readHeader}. */
+    /**
+     * @param header3b a header read by {@link #readHeader}
+     * @return its payload length
+     */
     public static int payloadLength(int header3b) {
         return header3b & MAX_PAYLOAD;
     }
 
-    /** Self-contained flag of a header read by {@link #readHeader}. */
+    /**
+     * @param header3b a header read by {@link #readHeader}
+     * @return its self-contained flag
+     */
     public static boolean isSelfContained(int header3b) {
         return (header3b & (1 << 17)) != 0;
     }
 
-    /** The trailer at absolute {@code index}. */
+    /**
+     * @param src   has at least {@link #TRAILER_LENGTH} bytes from {@code index}
+     * @param index absolute index of the trailer's first byte
+     * @return the trailer's CRC32 as an int
+     */
     public static int readTrailer(ByteBuffer src, int index) {
         return (src.get(index) & 0xff) | (src.get(index + 1) & 0xff) << 8 | (src.get(index + 2) & 0xff) << 16
                 | (src.get(index + 3) & 0xff) << 24;

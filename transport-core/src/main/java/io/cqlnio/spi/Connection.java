@@ -19,34 +19,48 @@ import java.util.concurrent.TimeUnit;
  * <p>Ordering: frames accepted by one thread reach the wire in the order that thread wrote them; the
  * bytes of one frame are contiguous on the wire (a short write never lets the next frame start early).
  *
+ * <p>Against a Cassandra node on 127.0.0.1:9042, this sends OPTIONS and prints the reply's opcode:
  * <pre>{@code
  * try (Transport transport = Transports.create("nio", TransportConfig.defaults())) {
- *     Connection c = transport.connect(new InetSocketAddress("127.0.0.1", 9042), handler).join();
- *     c.write(optionsFrame).join();                    // completes when the kernel has every byte
- *     c.close().join();                                // flushes what was accepted, then closes
+ *     CompletableFuture<Byte> opcode = new CompletableFuture<>();
+ *     FrameHandler handler = (connection, frame) ->          // loop thread; frame valid only during the call
+ *             opcode.complete(frame.get(frame.position() + 4));
+ *     Connection c = transport.connect(new InetSocketAddress("127.0.0.1", 9042), handler)
+ *             .get(5, TimeUnit.SECONDS);
+ *     ByteBuffer options = ByteBuffer.allocate(9)            // v4 OPTIONS, stream 0, empty body
+ *             .put(0, (byte) 4).put(4, (byte) 5);
+ *     c.write(options).get(5, TimeUnit.SECONDS);            // done when the kernel has every byte
+ *     System.out.println(opcode.get(5, TimeUnit.SECONDS));  // 6: SUPPORTED
+ *     c.close().get(5, TimeUnit.SECONDS);                   // flushes what was accepted, then closes
  * }
  * }</pre>
  */
 public interface Connection {
 
     /**
-     * Queues one whole frame, {@code frame.position()} to {@code frame.limit()}.
+     * Any thread. Queues one whole frame, {@code frame.position()} to {@code frame.limit()}, and returns
+     * without waiting; the outcome goes to {@code listener}.
      *
+     * @param frame    the frame, header included; the transport's until the listener runs
      * @param listener told once how the frame ended; may be {@code null}
      */
     void write(ByteBuffer frame, WriteListener listener);
 
     /**
-     * Queues one frame given in several parts (say a header and a body), written contiguously and in
-     * array order. The array and its buffers belong to the transport until the listener runs.
+     * Any thread. Queues one frame given in several parts (say a header and a body), written contiguously and
+     * in array order. The array and its buffers belong to the transport until the listener runs.
      *
+     * @param frameParts the frame's parts in wire order, each from its position to its limit
      * @param listener told once how the frame ended; may be {@code null}
      */
     void write(ByteBuffer[] frameParts, WriteListener listener);
 
     /**
-     * Queues one whole frame and returns a future completed when its last byte was handed to the kernel,
-     * or failed with the reason it never will be. Allocates a future per call; the listener form does not.
+     * Any thread. Queues one whole frame and returns a future completed when its last byte was handed to the
+     * kernel, or failed with the reason it never will be. Allocates a future per call; the listener form does not.
+     *
+     * @param frame the frame, header included; the transport's until the future completes
+     * @return completed (on the thread that retired the frame) with {@code null}, or failed with the cause
      */
     default CompletableFuture<Void> write(ByteBuffer frame) {
         CompletableFuture<Void> done = new CompletableFuture<>();
@@ -62,11 +76,13 @@ public interface Connection {
 
     /**
      * {@code false} from the moment pending bytes rise above the high watermark until they fall below the
-     * low watermark. Advisory: writes are accepted either way.
+     * low watermark. Advisory: writes are accepted either way. Any thread.
+     *
+     * @return whether pending bytes are below the high watermark (or back below the low one)
      */
     boolean isWritable();
 
-    /** Bytes accepted by {@code write} and not yet handed to the kernel (or failed). */
+    /** {@return bytes accepted by {@code write} and not yet handed to the kernel (or failed)} Any thread. */
     long pendingBytes();
 
     /**
@@ -76,36 +92,46 @@ public interface Connection {
      * stops reading, the flush never ends: use {@link #abort} after a deadline of your choosing. Inbound bytes
      * not yet read when the socket closes are discarded, and with unread bytes the kernel resets the
      * connection, which can destroy what the peer had not read yet: close once the responses you wait for
-     * have arrived.
+     * have arrived. Any thread.
+     *
+     * @return completed with {@code null} once the socket is closed; the same future on every call
      */
     CompletableFuture<Void> close();
 
     /**
      * Closes now: the socket is closed on the loop, every unwritten frame (the partly written one included)
      * fails with {@code cause}, and {@link FrameHandler#onClosed} receives {@code cause}. No-op once closed.
+     * Any thread; it does not wait for the socket to close.
+     *
+     * @param cause what the unwritten frames fail with and {@code onClosed} receives; should be non-null
      */
     void abort(Throwable cause);
 
-    /** {@code true} until {@code close()} or {@code abort()} is called or the connection fails. */
+    /** {@return {@code true} until {@code close()} or {@code abort()} is called or the connection fails} Any thread. */
     boolean isOpen();
 
+    /** {@return the address this connection was opened to, as given to {@code connect}} Any thread. */
     InetSocketAddress remoteAddress();
 
     /**
-     * Any thread. The TLS session once the handshake is done (protocol, cipher suite, the server's
-     * certificates), or {@code null} on a plaintext connection.
+     * Any thread.
+     *
+     * @return the TLS session once the handshake is done (protocol, cipher suite, the server's certificates),
+     *         or {@code null} on a plaintext connection
      */
     default javax.net.ssl.SSLSession tlsSession() {
         return null;
     }
 
-    /** A consistent-enough snapshot of this connection's counters; cheap, allocates one object. */
+    /** {@return a consistent-enough snapshot of this connection's counters; cheap, allocates one object} Any thread. */
     ConnectionStats stats();
 
     /**
      * Any thread. Runs {@code task} on this connection's loop thread, after the tasks submitted before it.
      * Use it to touch driver state that the handler owns. The task runs even if the connection closed; it is
      * dropped silently once the transport itself is closed.
+     *
+     * @param task what to run on the loop; it must not block
      */
     void execute(Runnable task);
 
@@ -117,6 +143,11 @@ public interface Connection {
      * <pre>{@code
      * Cancellable t = connection.schedule(() -> fail(streamId), 12, TimeUnit.SECONDS);
      * }</pre>
+     *
+     * @param task  what to run on the loop; it must not block
+     * @param delay how long to wait at least, in {@code unit}
+     * @param unit  the unit of {@code delay}
+     * @return a handle that cancels the task if it has not run yet
      */
     Cancellable schedule(Runnable task, long delay, TimeUnit unit);
 
@@ -141,6 +172,7 @@ public interface Connection {
      * another thread the inbound switch happens on the loop shortly after, which is only safe while the peer
      * sends nothing. One switch per connection; a second call fails with {@link IllegalStateException}.
      *
+     * @param framing the framing for every later frame
      * @throws UnsupportedOperationException if this transport does not implement {@code framing}
      */
     void switchFraming(Framing framing);

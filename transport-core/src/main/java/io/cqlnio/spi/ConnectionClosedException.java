@@ -8,10 +8,17 @@ package io.cqlnio.spi;
 public class ConnectionClosedException extends TransportException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * @param message names the connection and why it closed
+     */
     public ConnectionClosedException(String message) {
         super(message);
     }
 
+    /**
+     * @param message names the connection and why it closed
+     * @param cause   the failure underneath
+     */
     public ConnectionClosedException(String message, Throwable cause) {
         super(message, cause);
     }

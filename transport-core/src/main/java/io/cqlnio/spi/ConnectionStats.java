@@ -18,7 +18,12 @@ public record ConnectionStats(long framesWritten, long bytesWritten, long frames
                               long writeCalls, long shortWrites, long zeroByteWrites, long wakeups,
                               long pendingBytes) {
 
-    /** Figures of this snapshot plus {@code other}'s; handy to total a pool of connections. */
+    /**
+     * Figures of this snapshot plus {@code other}'s; handy to total a pool of connections. Any thread.
+     *
+     * @param other another snapshot
+     * @return a new snapshot holding the sums
+     */
     public ConnectionStats plus(ConnectionStats other) {
         return new ConnectionStats(framesWritten + other.framesWritten, bytesWritten + other.bytesWritten,
                 framesRead + other.framesRead, bytesRead + other.bytesRead, writeCalls + other.writeCalls,

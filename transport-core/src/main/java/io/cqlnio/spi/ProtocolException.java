@@ -10,10 +10,17 @@ package io.cqlnio.spi;
 public class ProtocolException extends TransportException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * @param message names the offending value
+     */
     public ProtocolException(String message) {
         super(message);
     }
 
+    /**
+     * @param message names the offending value
+     * @param cause   the failure underneath
+     */
     public ProtocolException(String message, Throwable cause) {
         super(message, cause);
     }

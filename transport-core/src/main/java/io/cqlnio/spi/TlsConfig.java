@@ -51,6 +51,12 @@ public final class TlsConfig {
      */
     @FunctionalInterface
     public interface EngineFactory {
+        /**
+         * Loop thread; must not block.
+         *
+         * @param remote the address being connected to, as given to {@link Transport#connect}
+         * @return a new engine for that connection, never {@code null}
+         */
         SSLEngine newEngine(InetSocketAddress remote);
     }
 
@@ -64,7 +70,12 @@ public final class TlsConfig {
         this.description = description;
     }
 
-    /** Engines from {@code context}, checking the remote host name against the server certificate. */
+    /**
+     * Engines from {@code context}, checking the remote host name against the server certificate.
+     *
+     * @param context an initialised context (its trust managers check the certificate chain)
+     * @return a new config; immutable, any thread
+     */
     public static TlsConfig of(SSLContext context) {
         return of(context, true);
     }
@@ -73,6 +84,10 @@ public final class TlsConfig {
      * Engines from {@code context}; {@code verifyHostname} false skips the host name check (the certificate
      * chain is still checked by the context's trust managers). Turn it off only for servers reached by an
      * address their certificate cannot name.
+     *
+     * @param context        an initialised context (its trust managers check the certificate chain)
+     * @param verifyHostname whether to check the remote host name against the server certificate
+     * @return a new config; immutable, any thread
      */
     public static TlsConfig of(SSLContext context, boolean verifyHostname) {
         Objects.requireNonNull(context, "context");
@@ -89,7 +104,12 @@ public final class TlsConfig {
                 context.getProtocol() + (verifyHostname ? " verifying host names" : " without host name check"));
     }
 
-    /** Engines from {@code factory}, which owns SNI, endpoint identification and every other engine setting. */
+    /**
+     * Engines from {@code factory}, which owns SNI, endpoint identification and every other engine setting.
+     *
+     * @param factory called on a loop thread for each new connection
+     * @return a new config; immutable, any thread
+     */
     public static TlsConfig of(EngineFactory factory) {
         return new TlsConfig(factory, ForkJoinPool.commonPool(), "engines from " + factory);
     }
@@ -97,18 +117,27 @@ public final class TlsConfig {
     /**
      * A copy that runs the engines' delegated tasks on {@code executor} instead of
      * {@link ForkJoinPool#commonPool()}. They never run on a loop thread: a certificate check may block.
+     *
+     * @param executor runs the delegated tasks of every engine
+     * @return a new config; this one is unchanged
      */
     public TlsConfig delegatedTaskExecutor(Executor executor) {
         return new TlsConfig(engines, executor, description);
     }
 
-    /** A new client-mode engine for a connection to {@code remote}. */
+    /**
+     * Called by transports on a loop thread, once per connection.
+     *
+     * @param remote the address being connected to
+     * @return a new client-mode engine for a connection to {@code remote}
+     */
     public SSLEngine newEngine(InetSocketAddress remote) {
         SSLEngine engine = Objects.requireNonNull(engines.newEngine(remote), "EngineFactory returned null");
         engine.setUseClientMode(true);
         return engine;
     }
 
+    /** {@return where the engines' delegated tasks run} Any thread. */
     public Executor delegatedTaskExecutor() {
         return delegatedTasks;
     }

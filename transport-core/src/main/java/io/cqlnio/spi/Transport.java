@@ -24,6 +24,10 @@ public interface Transport extends AutoCloseable {
      * Connects asynchronously. The future fails with a {@link TransportException} naming the address when
      * the address is unresolved, the peer refuses, {@code connectTimeout} passes, or the transport closes
      * first. {@code handler} receives this connection's frames and events from the moment it completes.
+     *
+     * @param remote  the node's address; resolved, or the future fails
+     * @param handler receives the connection's frames and events, on its loop thread
+     * @return completed with the open connection (TLS handshake done, when configured), or failed
      */
     CompletableFuture<Connection> connect(InetSocketAddress remote, FrameHandler handler);
 
@@ -38,9 +42,11 @@ public interface Transport extends AutoCloseable {
      * Graceful shutdown: refuses new connects and writes, lets every connection flush what it accepted for up
      * to {@code grace}, then {@link #close()}s whatever is left (failing its unwritten frames). Every listener
      * still fires exactly once. Blocks the caller for at most about {@code grace}; do not call it on a loop thread.
+     *
+     * @param grace how long connections may flush before the rest is aborted
      */
     void close(Duration grace);
 
-    /** Counters across every loop and connection; cheap enough to poll every second. */
+    /** {@return counters across every loop and connection; cheap enough to poll every second} */
     TransportStats stats();
 }

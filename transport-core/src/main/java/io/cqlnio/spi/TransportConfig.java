@@ -1,9 +1,7 @@
 package io.cqlnio.spi;
 
-import io.cqlnio.frame.CqlFrameCodec;
-
 import java.time.Duration;
-import java.util.Objects;
+import java.util.Arrays;
 
 /**
  * Settings of a transport: immutable, so one instance may be shared by any number of transports and
@@ -42,161 +40,256 @@ import java.util.Objects;
  *     an inbound frame</td></tr>
  * <tr><td>writeIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} WRITE after this long
  *     without a frame finishing its write</td></tr>
- * <tr><td>tls</td><td>null (plaintext)</td><td>{@link TlsConfig}: TLS on every connection, handshake
- *     finished before {@link Transport#connect} completes</td></tr>
  * <tr><td>maxPendingBytes</td><td>0 (off)</td><td>hard cap: a write that would take pending bytes above it
  *     fails at once with a {@link TransportException} naming the limit and the pending count. Off by default,
  *     as in Netty: the watermarks are the cooperative signal, this is the backstop against unbounded memory</td></tr>
+ * <tr><td>tls</td><td>null (plaintext)</td><td>{@link TlsConfig}: TLS on every connection, handshake
+ *     finished before {@link Transport#connect} completes</td></tr>
  * </table>
  *
  * <p>The watermark defaults are larger than Netty's 64/32 KiB because one CQL batch frame alone can pass
  * 64 KiB; they are advisory and only drive {@link Connection#isWritable()}.
+ *
+ * <p>Threads: a config is immutable and every method of it may be called from any thread; a {@link Builder}
+ * belongs to one thread at a time.
  */
 public final class TransportConfig {
 
-    private static final TransportConfig DEFAULTS = new Builder().build();
+    private static final TransportConfig DEFAULTS = builder().build();
 
-    private final int loops;
-    private final Duration connectTimeout;
-    private final boolean tcpNoDelay;
-    private final boolean keepAlive;
-    private final int sendBufferSize;
-    private final int receiveBufferSize;
-    private final int readBufferSize;
-    private final int maxFrameLength;
-    private final long writeHighWatermark;
-    private final long writeLowWatermark;
-    private final int maxBuffersPerWrite;
-    private final long maxBytesPerWrite;
-    private final int writeSpinCount;
-    private final FrameCodec frameCodec;
-    private final Duration readIdleTimeout;
-    private final Duration writeIdleTimeout;
-    private final long maxPendingBytes;
-    private final TlsConfig tls;
+    /**
+     * A validated copy of a builder's values that nothing else refers to, so it never changes; the final field
+     * publishes it safely to every thread.
+     */
+    private final Values values;
 
-    private TransportConfig(Builder b) {
-        loops = b.loops;
-        connectTimeout = b.connectTimeout;
-        tcpNoDelay = b.tcpNoDelay;
-        keepAlive = b.keepAlive;
-        sendBufferSize = b.sendBufferSize;
-        receiveBufferSize = b.receiveBufferSize;
-        readBufferSize = b.readBufferSize;
-        maxFrameLength = b.maxFrameLength;
-        writeHighWatermark = b.writeHighWatermark;
-        writeLowWatermark = b.writeLowWatermark;
-        maxBuffersPerWrite = b.maxBuffersPerWrite;
-        maxBytesPerWrite = b.maxBytesPerWrite;
-        writeSpinCount = b.writeSpinCount;
-        frameCodec = b.frameCodec;
-        readIdleTimeout = b.readIdleTimeout;
-        writeIdleTimeout = b.writeIdleTimeout;
-        maxPendingBytes = b.maxPendingBytes;
-        tls = b.tls;
+    private TransportConfig(Values values) {
+        this.values = values;
     }
 
-    /** The defaults in the table above. */
+    /** {@return the defaults in the table above, the same instance every time} */
     public static TransportConfig defaults() {
         return DEFAULTS;
     }
 
+    /** {@return a new builder holding the defaults} */
     public static Builder builder() {
-        return new Builder();
+        return new Builder(new Values());
     }
 
-    /** A builder holding this config's values, to change a few. */
+    /** {@return a new builder holding this config's values, to change a few} */
     public Builder toBuilder() {
-        return new Builder().loops(loops).connectTimeout(connectTimeout).tcpNoDelay(tcpNoDelay)
-                .keepAlive(keepAlive).sendBufferSize(sendBufferSize).receiveBufferSize(receiveBufferSize)
-                .readBufferSize(readBufferSize).maxFrameLength(maxFrameLength)
-                .writeHighWatermark(writeHighWatermark).writeLowWatermark(writeLowWatermark)
-                .maxBuffersPerWrite(maxBuffersPerWrite).maxBytesPerWrite(maxBytesPerWrite)
-                .writeSpinCount(writeSpinCount).frameCodec(frameCodec).readIdleTimeout(readIdleTimeout)
-                .writeIdleTimeout(writeIdleTimeout).maxPendingBytes(maxPendingBytes).tls(tls);
+        return new Builder(values.copy());
     }
 
-    public int loops() { return loops; }
-    public Duration connectTimeout() { return connectTimeout; }
-    public boolean tcpNoDelay() { return tcpNoDelay; }
-    public boolean keepAlive() { return keepAlive; }
-    public int sendBufferSize() { return sendBufferSize; }
-    public int receiveBufferSize() { return receiveBufferSize; }
-    public int readBufferSize() { return readBufferSize; }
-    public int maxFrameLength() { return maxFrameLength; }
-    public long writeHighWatermark() { return writeHighWatermark; }
-    public long writeLowWatermark() { return writeLowWatermark; }
-    public int maxBuffersPerWrite() { return maxBuffersPerWrite; }
-    public long maxBytesPerWrite() { return maxBytesPerWrite; }
-    public int writeSpinCount() { return writeSpinCount; }
-    public FrameCodec frameCodec() { return frameCodec; }
-    public Duration readIdleTimeout() { return readIdleTimeout; }
-    public Duration writeIdleTimeout() { return writeIdleTimeout; }
-    public long maxPendingBytes() { return maxPendingBytes; }
-    /** The TLS settings, or {@code null} for plaintext connections. */
-    public TlsConfig tls() { return tls; }
+    /** {@return selector threads of a transport; connections are assigned to them round-robin} */
+    public int loops() { return values.loops; }
+    /** {@return how long a connect (and its TLS handshake) may take before it fails} */
+    public Duration connectTimeout() { return values.connectTimeout; }
+    /** {@return whether sockets get TCP_NODELAY} */
+    public boolean tcpNoDelay() { return values.tcpNoDelay; }
+    /** {@return whether sockets get SO_KEEPALIVE} */
+    public boolean keepAlive() { return values.keepAlive; }
+    /** {@return SO_SNDBUF in bytes, or 0 for the OS default} */
+    public int sendBufferSize() { return values.sendBufferSize; }
+    /** {@return SO_RCVBUF in bytes, or 0 for the OS default} */
+    public int receiveBufferSize() { return values.receiveBufferSize; }
+    /** {@return bytes read per call into each loop's shared read buffer} */
+    public int readBufferSize() { return values.readBufferSize; }
+    /** {@return the largest declared inbound frame, header included; a larger one closes the connection} */
+    public int maxFrameLength() { return values.maxFrameLength; }
+    /** {@return pending bytes above which a connection becomes unwritable} */
+    public long writeHighWatermark() { return values.writeHighWatermark; }
+    /** {@return pending bytes below which an unwritable connection becomes writable again} */
+    public long writeLowWatermark() { return values.writeLowWatermark; }
+    /** {@return the most buffers offered to one gathering write} */
+    public int maxBuffersPerWrite() { return values.maxBuffersPerWrite; }
+    /** {@return the most bytes offered to one write call} */
+    public long maxBytesPerWrite() { return values.maxBytesPerWrite; }
+    /** {@return write calls per connection per loop turn before the loop serves other connections} */
+    public int writeSpinCount() { return values.writeSpinCount; }
+    /** {@return how inbound bytes split into frames; never null} */
+    public FrameCodec frameCodec() { return values.frameCodec; }
+    /** {@return the quiet time after which {@link FrameHandler#onIdle} READ fires, or zero for never} */
+    public Duration readIdleTimeout() { return values.readIdleTimeout; }
+    /** {@return the quiet time after which {@link FrameHandler#onIdle} WRITE fires, or zero for never} */
+    public Duration writeIdleTimeout() { return values.writeIdleTimeout; }
+    /** {@return the pending bytes a write may not take a connection above, or 0 for no cap} */
+    public long maxPendingBytes() { return values.maxPendingBytes; }
+    /** {@return the TLS settings, or {@code null} for plaintext connections} */
+    public TlsConfig tls() { return values.tls; }
+
+    /** {@return whether {@code o} is a config with the same value for every setting} */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TransportConfig && Arrays.equals(values.named(), ((TransportConfig) o).values.named());
+    }
 
     @Override
-    public String toString() {
-        return "TransportConfig{loops=" + loops + ", connectTimeout=" + connectTimeout + ", tcpNoDelay=" + tcpNoDelay
-                + ", keepAlive=" + keepAlive + ", sendBufferSize=" + sendBufferSize + ", receiveBufferSize="
-                + receiveBufferSize + ", readBufferSize=" + readBufferSize + ", maxFrameLength=" + maxFrameLength
-                + ", writeHighWatermark=" + writeHighWatermark + ", writeLowWatermark=" + writeLowWatermark
-                + ", maxBuffersPerWrite=" + maxBuffersPerWrite + ", maxBytesPerWrite=" + maxBytesPerWrite
-                + ", writeSpinCount=" + writeSpinCount + ", frameCodec=" + frameCodec + ", readIdleTimeout="
-                + readIdleTimeout + ", writeIdleTimeout=" + writeIdleTimeout + ", maxPendingBytes=" + maxPendingBytes
-                + ", tls=" + tls + '}';
+    public int hashCode() {
+        return Arrays.hashCode(values.named());
     }
 
-    /** Collects settings; not thread-safe. Setters take any value; {@link #build()} checks them all. */
-    public static final class Builder {
-        private int loops = 1;
-        private Duration connectTimeout = Duration.ofSeconds(5);
-        private boolean tcpNoDelay = true;
-        private boolean keepAlive;
-        private int sendBufferSize;
-        private int receiveBufferSize;
-        private int readBufferSize = 64 * 1024;
-        private int maxFrameLength = 256 * 1024 * 1024;
-        private long writeHighWatermark = 1024 * 1024;
-        private long writeLowWatermark = 512 * 1024;
-        private int maxBuffersPerWrite = 1024;
-        private long maxBytesPerWrite = 1024 * 1024;
-        private int writeSpinCount = 16;
-        private FrameCodec frameCodec = CqlFrameCodec.INSTANCE;
-        private Duration readIdleTimeout = Duration.ZERO;
-        private Duration writeIdleTimeout = Duration.ZERO;
-        private long maxPendingBytes;
-        private TlsConfig tls;
+    /** {@return every setting as {@code name=value}, in the order of the table above} */
+    @Override
+    public String toString() {
+        Object[] named = values.named();
+        StringBuilder s = new StringBuilder("TransportConfig{");
+        for (int i = 0; i < named.length; i += 2) {
+            s.append(i == 0 ? "" : ", ").append(named[i]).append('=').append(named[i + 1]);
+        }
+        return s.append('}').toString();
+    }
 
-        private Builder() {
+    /**
+     * Collects settings for one {@link TransportConfig}. Setters take any value; {@link #build()} checks them all,
+     * so a setter's {@code @param} says what {@code build()} will accept. Threads: not thread-safe; one thread at a
+     * time.
+     */
+    public static final class Builder {
+        private final Values values;
+
+        private Builder(Values values) {
+            this.values = values;
         }
 
-        public Builder loops(int loops) { this.loops = loops; return this; }
-        public Builder connectTimeout(Duration connectTimeout) { this.connectTimeout = connectTimeout; return this; }
-        public Builder tcpNoDelay(boolean tcpNoDelay) { this.tcpNoDelay = tcpNoDelay; return this; }
-        public Builder keepAlive(boolean keepAlive) { this.keepAlive = keepAlive; return this; }
-        public Builder sendBufferSize(int bytes) { this.sendBufferSize = bytes; return this; }
-        public Builder receiveBufferSize(int bytes) { this.receiveBufferSize = bytes; return this; }
-        public Builder readBufferSize(int bytes) { this.readBufferSize = bytes; return this; }
-        public Builder maxFrameLength(int bytes) { this.maxFrameLength = bytes; return this; }
-        public Builder writeHighWatermark(long bytes) { this.writeHighWatermark = bytes; return this; }
-        public Builder writeLowWatermark(long bytes) { this.writeLowWatermark = bytes; return this; }
-        public Builder maxBuffersPerWrite(int buffers) { this.maxBuffersPerWrite = buffers; return this; }
-        public Builder maxBytesPerWrite(long bytes) { this.maxBytesPerWrite = bytes; return this; }
-        public Builder writeSpinCount(int calls) { this.writeSpinCount = calls; return this; }
-        public Builder frameCodec(FrameCodec codec) { this.frameCodec = codec; return this; }
-        /** {@link Duration#ZERO} turns read-idle detection off. */
-        public Builder readIdleTimeout(Duration timeout) { this.readIdleTimeout = timeout; return this; }
-        /** {@link Duration#ZERO} turns write-idle detection off. */
-        public Builder writeIdleTimeout(Duration timeout) { this.writeIdleTimeout = timeout; return this; }
-        /** 0 turns the cap off. */
-        public Builder maxPendingBytes(long bytes) { this.maxPendingBytes = bytes; return this; }
-        /** {@code null} (the default) for plaintext. */
-        public Builder tls(TlsConfig tls) { this.tls = tls; return this; }
+        /**
+         * @param loops selector threads, 1..1024
+         * @return this builder
+         */
+        public Builder loops(int loops) { values.loops = loops; return this; }
+        /**
+         * @param connectTimeout a positive duration, covering connect and TLS handshake together
+         * @return this builder
+         */
+        public Builder connectTimeout(Duration connectTimeout) { values.connectTimeout = connectTimeout; return this; }
+        /**
+         * @param tcpNoDelay whether to set TCP_NODELAY
+         * @return this builder
+         */
+        public Builder tcpNoDelay(boolean tcpNoDelay) { values.tcpNoDelay = tcpNoDelay; return this; }
+        /**
+         * @param keepAlive whether to set SO_KEEPALIVE
+         * @return this builder
+         */
+        public Builder keepAlive(boolean keepAlive) { values.keepAlive = keepAlive; return this; }
+        /**
+         * @param bytes SO_SNDBUF, {@code >= 0}; 0 keeps the OS default
+         * @return this builder
+         */
+        public Builder sendBufferSize(int bytes) { values.sendBufferSize = bytes; return this; }
+        /**
+         * @param bytes SO_RCVBUF, {@code >= 0}; 0 keeps the OS default
+         * @return this builder
+         */
+        public Builder receiveBufferSize(int bytes) { values.receiveBufferSize = bytes; return this; }
+        /**
+         * @param bytes {@code >= 64} and at least the codec's header length
+         * @return this builder
+         */
+        public Builder readBufferSize(int bytes) { values.readBufferSize = bytes; return this; }
+        /**
+         * @param bytes {@code >= 1}
+         * @return this builder
+         */
+        public Builder maxFrameLength(int bytes) { values.maxFrameLength = bytes; return this; }
+        /**
+         * @param bytes {@code >= 1}
+         * @return this builder
+         */
+        public Builder writeHighWatermark(long bytes) { values.writeHighWatermark = bytes; return this; }
+        /**
+         * @param bytes 0..writeHighWatermark
+         * @return this builder
+         */
+        public Builder writeLowWatermark(long bytes) { values.writeLowWatermark = bytes; return this; }
+        /**
+         * @param buffers 1..1024 (Linux IOV_MAX is 1024)
+         * @return this builder
+         */
+        public Builder maxBuffersPerWrite(int buffers) { values.maxBuffersPerWrite = buffers; return this; }
+        /**
+         * @param bytes {@code >= 1}
+         * @return this builder
+         */
+        public Builder maxBytesPerWrite(long bytes) { values.maxBytesPerWrite = bytes; return this; }
+        /**
+         * @param calls {@code >= 1}
+         * @return this builder
+         */
+        public Builder writeSpinCount(int calls) { values.writeSpinCount = calls; return this; }
+        /**
+         * @param codec non-null, stateless or thread-safe, with a header length of 1..readBufferSize
+         * @return this builder
+         */
+        public Builder frameCodec(FrameCodec codec) { values.frameCodec = codec; return this; }
+        /**
+         * @param timeout non-null, {@code >= 0}; {@link Duration#ZERO} turns read-idle detection off
+         * @return this builder
+         */
+        public Builder readIdleTimeout(Duration timeout) { values.readIdleTimeout = timeout; return this; }
+        /**
+         * @param timeout non-null, {@code >= 0}; {@link Duration#ZERO} turns write-idle detection off
+         * @return this builder
+         */
+        public Builder writeIdleTimeout(Duration timeout) { values.writeIdleTimeout = timeout; return this; }
+        /**
+         * @param bytes {@code >= 0}; 0 turns the cap off
+         * @return this builder
+         */
+        public Builder maxPendingBytes(long bytes) { values.maxPendingBytes = bytes; return this; }
+        /**
+         * @param tls the TLS settings, or {@code null} (the default) for plaintext
+         * @return this builder
+         */
+        public Builder tls(TlsConfig tls) { values.tls = tls; return this; }
 
-        /** @throws IllegalArgumentException naming the first invalid setting and its value */
+        /**
+         * Checks every setting and takes a copy, so this builder may go on changing without touching the result.
+         *
+         * @return a new immutable config
+         * @throws IllegalArgumentException naming the first invalid setting, its value and what it must be, e.g.
+         *         {@code writeLowWatermark = 2097152 is invalid: must be 0..writeHighWatermark (1048576)}
+         */
         public TransportConfig build() {
+            Values copy = values.copy();
+            copy.validate();
+            return new TransportConfig(copy);
+        }
+    }
+
+    /** Every setting with its default: the one place the builder writes and the config reads. */
+    private static final class Values implements Cloneable {
+        int loops = 1;
+        Duration connectTimeout = Duration.ofSeconds(5);
+        boolean tcpNoDelay = true;
+        boolean keepAlive;
+        int sendBufferSize;
+        int receiveBufferSize;
+        int readBufferSize = 64 * 1024;
+        int maxFrameLength = 256 * 1024 * 1024;
+        long writeHighWatermark = 1024 * 1024;
+        long writeLowWatermark = 512 * 1024;
+        int maxBuffersPerWrite = 1024;
+        long maxBytesPerWrite = 1024 * 1024;
+        int writeSpinCount = 16;
+        FrameCodec frameCodec = CqlFrameCodec.INSTANCE;
+        Duration readIdleTimeout = Duration.ZERO;
+        Duration writeIdleTimeout = Duration.ZERO;
+        long maxPendingBytes;
+        TlsConfig tls;
+
+        /** Every value is immutable itself, so a shallow copy is a full one. */
+        Values copy() {
+            try {
+                return (Values) clone();
+            } catch (CloneNotSupportedException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        /** Stops at the first invalid setting, so a message names one setting and one value. */
+        void validate() {
             check(loops >= 1 && loops <= 1024, "loops", loops, "1..1024");
             check(connectTimeout != null && !connectTimeout.isNegative() && !connectTimeout.isZero(),
                     "connectTimeout", connectTimeout, "a positive duration");
@@ -220,7 +313,17 @@ public final class TransportConfig {
             check(writeIdleTimeout != null && !writeIdleTimeout.isNegative(), "writeIdleTimeout", writeIdleTimeout,
                     ">= 0 (0 = off)");
             check(maxPendingBytes >= 0, "maxPendingBytes", maxPendingBytes, ">= 0 (0 = off)");
-            return new TransportConfig(this);
+        }
+
+        /** Names and values, alternating: what equals, hashCode and toString compare and print. */
+        Object[] named() {
+            return new Object[] {"loops", loops, "connectTimeout", connectTimeout, "tcpNoDelay", tcpNoDelay,
+                "keepAlive", keepAlive, "sendBufferSize", sendBufferSize, "receiveBufferSize", receiveBufferSize,
+                "readBufferSize", readBufferSize, "maxFrameLength", maxFrameLength,
+                "writeHighWatermark", writeHighWatermark, "writeLowWatermark", writeLowWatermark,
+                "maxBuffersPerWrite", maxBuffersPerWrite, "maxBytesPerWrite", maxBytesPerWrite,
+                "writeSpinCount", writeSpinCount, "frameCodec", frameCodec, "readIdleTimeout", readIdleTimeout,
+                "writeIdleTimeout", writeIdleTimeout, "maxPendingBytes", maxPendingBytes, "tls", tls};
         }
 
         private static void check(boolean ok, String setting, Object value, String allowed) {
@@ -228,29 +331,5 @@ public final class TransportConfig {
                 throw new IllegalArgumentException(setting + " = " + value + " is invalid: must be " + allowed);
             }
         }
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        if (!(o instanceof TransportConfig)) {
-            return false;
-        }
-        TransportConfig c = (TransportConfig) o;
-        return loops == c.loops && connectTimeout.equals(c.connectTimeout) && tcpNoDelay == c.tcpNoDelay
-                && keepAlive == c.keepAlive && sendBufferSize == c.sendBufferSize
-                && receiveBufferSize == c.receiveBufferSize && readBufferSize == c.readBufferSize
-                && maxFrameLength == c.maxFrameLength && writeHighWatermark == c.writeHighWatermark
-                && writeLowWatermark == c.writeLowWatermark && maxBuffersPerWrite == c.maxBuffersPerWrite
-                && maxBytesPerWrite == c.maxBytesPerWrite && writeSpinCount == c.writeSpinCount
-                && frameCodec.equals(c.frameCodec) && readIdleTimeout.equals(c.readIdleTimeout)
-                && writeIdleTimeout.equals(c.writeIdleTimeout) && maxPendingBytes == c.maxPendingBytes
-                && Objects.equals(tls, c.tls);
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(loops, connectTimeout, tcpNoDelay, keepAlive, sendBufferSize, receiveBufferSize,
-                readBufferSize, maxFrameLength, writeHighWatermark, writeLowWatermark, maxBuffersPerWrite,
-                maxBytesPerWrite, writeSpinCount, frameCodec, readIdleTimeout, writeIdleTimeout, maxPendingBytes, tls);
     }
 }

@@ -7,10 +7,17 @@ package io.cqlnio.spi;
 public class TransportException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /**
+     * @param message says what failed and where
+     */
     public TransportException(String message) {
         super(message);
     }
 
+    /**
+     * @param message says what failed and where
+     * @param cause   the failure underneath
+     */
     public TransportException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -2,7 +2,9 @@ package io.cqlnio.spi;
 
 /**
  * A transport implementation found through {@link java.util.ServiceLoader}: list the class in
- * {@code META-INF/services/io.cqlnio.spi.TransportProvider}. cqlnio's own is named {@code "nio"}.
+ * {@code META-INF/services/io.cqlnio.spi.TransportProvider} for the class path, and
+ * {@code provides io.cqlnio.spi.TransportProvider with ...} in {@code module-info.java} for the module path.
+ * cqlnio's own is named {@code "nio"}.
  *
  * <pre>{@code
  * public final class MyProvider implements TransportProvider {
@@ -13,9 +15,18 @@ package io.cqlnio.spi;
  */
 public interface TransportProvider {
 
-    /** The name drivers select it by; unique among the providers on the class path. */
+    /**
+     * Any thread; cheap, called on every lookup.
+     *
+     * @return the name drivers select it by; unique among the providers on the class or module path
+     */
     String name();
 
-    /** A new, independent transport; the caller closes it. */
+    /**
+     * Any thread.
+     *
+     * @param config the settings, already validated
+     * @return a new, independent transport; the caller closes it
+     */
     Transport create(TransportConfig config);
 }

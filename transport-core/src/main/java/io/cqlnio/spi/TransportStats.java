@@ -30,17 +30,20 @@ public record TransportStats(int connections, long framesWritten, long bytesWrit
                              long bytesRead, long writeCalls, long shortWrites, long wakeups, long pendingBytes,
                              long loopBusyNanos, long loopUptimeNanos, long maxLoopTurnNanos) {
 
-    /** Frames per gathering write call since start; 0 before the first call. */
+    /** {@return frames per gathering write call since start; 0 before the first call} */
     public double framesPerWriteCall() {
         return writeCalls == 0 ? 0 : (double) framesWritten / writeCalls;
     }
 
-    /** Share of loop time spent working since start, 0..1. */
+    /** {@return the share of loop time spent working since start, 0..1} */
     public double busyRatio() {
         return loopUptimeNanos == 0 ? 0 : (double) loopBusyNanos / loopUptimeNanos;
     }
 
-    /** Share of loop time spent working between {@code earlier} and this snapshot, 0..1. */
+    /**
+     * @param earlier a snapshot of the same transport taken before this one
+     * @return the share of loop time spent working between {@code earlier} and this snapshot, 0..1
+     */
     public double busyRatioSince(TransportStats earlier) {
         long up = loopUptimeNanos - earlier.loopUptimeNanos;
         return up <= 0 ? 0 : (double) (loopBusyNanos - earlier.loopBusyNanos) / up;

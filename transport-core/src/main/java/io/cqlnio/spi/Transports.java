@@ -18,15 +18,23 @@ public final class Transports {
     }
 
     /**
-     * Creates a transport from the provider named {@code name}.
+     * Any thread. Creates a transport from the provider named {@code name}.
      *
+     * @param name   the provider's {@link TransportProvider#name()}, e.g. {@code "nio"}
+     * @param config the settings
+     * @return a new transport; the caller closes it
      * @throws IllegalArgumentException naming the providers found, when none is called {@code name}
      */
     public static Transport create(String name, TransportConfig config) {
         return provider(name).create(config);
     }
 
-    /** Names of every provider visible to this class's and the thread's class loaders. */
+    /**
+     * Any thread.
+     *
+     * @return names of every provider visible to this class's and the calling thread's context class loader, and
+     *         on the module path, without repeats
+     */
     public static List<String> names() {
         List<String> names = new ArrayList<>();
         for (TransportProvider p : providers()) {
@@ -38,8 +46,10 @@ public final class Transports {
     }
 
     /**
-     * The provider named {@code name}.
+     * Any thread.
      *
+     * @param name the provider's {@link TransportProvider#name()}
+     * @return the first provider found with that name
      * @throws IllegalArgumentException naming the providers found, when none is called {@code name}
      */
     public static TransportProvider provider(String name) {

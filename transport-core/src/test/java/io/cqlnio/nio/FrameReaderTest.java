@@ -1,6 +1,6 @@
 package io.cqlnio.nio;
 
-import io.cqlnio.frame.CqlFrameCodec;
+import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.ProtocolException;
 import org.junit.jupiter.api.Test;
 

@@ -1,7 +1,7 @@
 package io.cqlnio.nio;
 
-import io.cqlnio.frame.CqlFrameCodec;
 import io.cqlnio.frame.Segments;
+import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.ProtocolException;
 import org.junit.jupiter.api.Test;
 

@@ -1,7 +1,7 @@
 package io.cqlnio.nio;
 
-import io.cqlnio.frame.CqlFrameCodec;
 import io.cqlnio.spi.Connection;
+import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.Transport;

@@ -1,6 +1,6 @@
 package io.cqlnio.nio;
 
-import io.cqlnio.frame.CqlFrameCodec;
+import io.cqlnio.spi.CqlFrameCodec;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;

@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * The origin story's workload (see {@code origin-story.txt}): one connection with the smallest send buffer
+ * The origin story's workload (see docs/ARCHITECTURE.md, "Why it exists"): one connection with the smallest send buffer
  * the OS allows, a table {@code protocol_error (pkey int PRIMARY KEY, content text)}, and 1,000 prepared INSERTs
  * of the story's ~23.9 KB text {@code "0_1_2_..._4999"} issued at once, from one thread or several. Through a
  * transport that honours short writes every insert succeeds; through {@code naive} the server reads a body byte

@@ -48,7 +48,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The transport compatibility kit: one suite, written only against {@code io.cqlnio.spi}, run against every
  * implementation {@link java.util.ServiceLoader} finds ({@link Kit#implementations()}: {@code nio},
  * {@code netty-nio}, {@code netty-epoll}; never the {@code naive} control, which {@link NaiveControlTest} shows
- * failing the ordering check). Each test names the invariant of DESIGN.md it guards.
+ * failing the ordering check). Each test names the invariant of docs/ARCHITECTURE.md it guards.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TransportKitTest {

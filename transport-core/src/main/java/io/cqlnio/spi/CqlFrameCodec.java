@@ -1,7 +1,4 @@
-package io.cqlnio.frame;
-
-import io.cqlnio.spi.FrameCodec;
-import io.cqlnio.spi.ProtocolException;
+package io.cqlnio.spi;
 
 import java.nio.ByteBuffer;
 
@@ -15,7 +12,8 @@ import java.nio.ByteBuffer;
  *   5: body length (4 bytes, big-endian, signed: must be 0..2^31-10)
  * </pre>
  * Accepts both directions, so one codec serves a driver (reading responses) and a test peer (reading
- * requests). Stateless and thread-safe.
+ * requests). It is {@link TransportConfig}'s default, so it lives in the SPI: the contract names its default
+ * without an implementation package. Stateless; any thread, concurrently.
  *
  * <pre>{@code
  * ByteBuffer header = ...;                                         // at least 9 bytes readable
@@ -24,7 +22,7 @@ import java.nio.ByteBuffer;
  */
 public final class CqlFrameCodec implements FrameCodec {
 
-    /** The shared instance. */
+    /** The shared instance; {@link #frameLength} throws a {@link ProtocolException} naming a bad value. */
     public static final CqlFrameCodec INSTANCE = new CqlFrameCodec();
 
     /** Length of the CQL frame header. */
