@@ -49,6 +49,8 @@ final class NioConnection implements Connection, ConnectionControl {
     /** Null on a plaintext connection. */
     private final TlsSteps tls;
     private final FrameQueue queue;
+    /** Null when {@code checkOutboundFrames} is off. */
+    private final OutboundFrameCheck check;
     private final WriteSide writes;
     private final ReadSide reads;
     /** Null unless an idle timeout is configured. */
@@ -81,6 +83,7 @@ final class NioConnection implements Connection, ConnectionControl {
         Wire wire = tls == null ? new SocketWire(channel, channel) : tls.wire;
         this.queue = new FrameQueue(this, resources.entryPool, config.writeHighWatermark(),
                 config.writeLowWatermark(), config.maxPendingBytes());
+        this.check = config.checkOutboundFrames() ? new OutboundFrameCheck(config.frameCodec()) : null;
         this.idle = IdleTimers.create(loop, this, this, handler, config.readIdleTimeout().toNanos(),
                 config.writeIdleTimeout().toNanos());
         this.writes = new WriteSide(this, this, handler, loop, wire, tls, idle, resources.iov, queue,
@@ -107,6 +110,9 @@ final class NioConnection implements Connection, ConnectionControl {
     }
 
     private void accept(ByteBuffer single, ByteBuffer[] parts, WriteListener listener) {
+        if (check != null) {
+            check.check(single, parts, this);
+        }
         if (state != ConnectionState.OPEN) {
             WriteEntry.notify(listener, new ConnectionClosedException("write refused: " + this + " is closed"), this);
             return;

@@ -32,11 +32,12 @@ final class TlsInbound {
     private ByteBuffer plainIn;
     private boolean inboundClosed;
 
-    TlsInbound(SSLEngine engine, ReadableByteChannel in, Replies replies) {
+    /** @param records how many records' worth of ciphertext one socket read may bring in */
+    TlsInbound(SSLEngine engine, ReadableByteChannel in, Replies replies, int records) {
         this.engine = engine;
         this.in = in;
         this.replies = replies;
-        netIn = ByteBuffer.allocate(engine.getSession().getPacketBufferSize() * TlsWire.RECORDS_PER_BUFFER);
+        netIn = ByteBuffer.allocate(engine.getSession().getPacketBufferSize() * records);
         plainIn = ByteBuffer.allocate(engine.getSession().getApplicationBufferSize()).flip();
     }
 

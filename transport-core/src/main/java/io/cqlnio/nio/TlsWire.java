@@ -98,7 +98,7 @@ final class TlsWire implements Wire, TlsInbound.Replies {
         this.out = out;
         SSLSession session = engine.getSession();
         netOut = ByteBuffer.allocate(session.getPacketBufferSize() * RECORDS_PER_BUFFER).flip();
-        inbound = new TlsInbound(engine, in, this);
+        inbound = new TlsInbound(engine, in, this, RECORDS_PER_BUFFER);
     }
 
     SSLEngine engine() {

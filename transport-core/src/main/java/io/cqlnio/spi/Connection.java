@@ -43,6 +43,10 @@ public interface Connection {
      *
      * @param frame    the frame, header included; the transport's until the listener runs
      * @param listener told once how the frame ended; may be {@code null}
+     * @throws IllegalArgumentException with {@link TransportConfig#checkOutboundFrames()} on (the default), when
+     *         the bytes do not match their own header: fewer than a header (a buffer not flipped?), a header the
+     *         codec refuses, or a declared length other than the bytes given; the frame is not accepted and the
+     *         listener is not called
      */
     void write(ByteBuffer frame, WriteListener listener);
 
@@ -52,6 +56,7 @@ public interface Connection {
      *
      * @param frameParts the frame's parts in wire order, each from its position to its limit
      * @param listener told once how the frame ended; may be {@code null}
+     * @throws IllegalArgumentException as {@link #write(ByteBuffer, WriteListener)}, for the parts together
      */
     void write(ByteBuffer[] frameParts, WriteListener listener);
 
@@ -145,7 +150,9 @@ public interface Connection {
      * }</pre>
      *
      * @param task  what to run on the loop; it must not block
-     * @param delay how long to wait at least, in {@code unit}
+     * @param delay how long to wait at least, in {@code unit}; zero or negative means "as soon as possible",
+     *              as with {@link java.util.concurrent.ScheduledExecutorService}, so a driver computing
+     *              {@code deadline - now} after the deadline still gets its task run
      * @param unit  the unit of {@code delay}
      * @return a handle that cancels the task if it has not run yet
      */
@@ -170,7 +177,10 @@ public interface Connection {
      * <p>Call it from {@link FrameHandler#onFrame} while handling the READY frame (on the loop thread, so the
      * inbound switch is exact) and do not write from other threads between STARTUP and READY; called from
      * another thread the inbound switch happens on the loop shortly after, which is only safe while the peer
-     * sends nothing. One switch per connection; a second call fails with {@link IllegalStateException}.
+     * sends nothing. One switch per connection: a second switch to segments, or a switch back to
+     * {@link Framing#FRAMES} after it, fails with {@link IllegalStateException}. Asking for {@code FRAMES} while
+     * the connection still carries frames changes nothing and is allowed any number of times (a driver that
+     * negotiated v4 may state its framing without tracking whether it already did).
      *
      * @param framing the framing for every later frame
      * @throws UnsupportedOperationException if this transport does not implement {@code framing}

@@ -45,6 +45,11 @@ import java.util.Arrays;
  *     as in Netty: the watermarks are the cooperative signal, this is the backstop against unbounded memory</td></tr>
  * <tr><td>tls</td><td>null (plaintext)</td><td>{@link TlsConfig}: TLS on every connection, handshake
  *     finished before {@link Transport#connect} completes</td></tr>
+ * <tr><td>checkOutboundFrames</td><td>true</td><td>{@link Connection#write} refuses, with an
+ *     {@link IllegalArgumentException} on the caller's thread, a frame whose bytes do not match its own header
+ *     under {@code frameCodec} (shorter than a header, a header the codec refuses, or a declared length other
+ *     than the bytes given): a buffer never flipped or a body written short is caught before it desynchronises
+ *     the peer. One header parse per frame; turn it off only if the driver checks its frames itself</td></tr>
  * </table>
  *
  * <p>The watermark defaults are larger than Netty's 64/32 KiB because one CQL batch frame alone can pass
@@ -118,6 +123,8 @@ public final class TransportConfig {
     public long maxPendingBytes() { return values.maxPendingBytes; }
     /** {@return the TLS settings, or {@code null} for plaintext connections} */
     public TlsConfig tls() { return values.tls; }
+    /** {@return whether {@link Connection#write} checks each frame against its own header} */
+    public boolean checkOutboundFrames() { return values.checkOutboundFrames; }
 
     /** {@return whether {@code o} is a config with the same value for every setting} */
     @Override
@@ -243,6 +250,11 @@ public final class TransportConfig {
          * @return this builder
          */
         public Builder tls(TlsConfig tls) { values.tls = tls; return this; }
+        /**
+         * @param check {@code true} (the default) to refuse a frame whose bytes do not match its header
+         * @return this builder
+         */
+        public Builder checkOutboundFrames(boolean check) { values.checkOutboundFrames = check; return this; }
 
         /**
          * Checks every setting and takes a copy, so this builder may go on changing without touching the result.
@@ -278,6 +290,7 @@ public final class TransportConfig {
         Duration writeIdleTimeout = Duration.ZERO;
         long maxPendingBytes;
         TlsConfig tls;
+        boolean checkOutboundFrames = true;
 
         /** Every value is immutable itself, so a shallow copy is a full one. */
         Values copy() {
@@ -323,7 +336,8 @@ public final class TransportConfig {
                 "writeHighWatermark", writeHighWatermark, "writeLowWatermark", writeLowWatermark,
                 "maxBuffersPerWrite", maxBuffersPerWrite, "maxBytesPerWrite", maxBytesPerWrite,
                 "writeSpinCount", writeSpinCount, "frameCodec", frameCodec, "readIdleTimeout", readIdleTimeout,
-                "writeIdleTimeout", writeIdleTimeout, "maxPendingBytes", maxPendingBytes, "tls", tls};
+                "writeIdleTimeout", writeIdleTimeout, "maxPendingBytes", maxPendingBytes, "tls", tls,
+                "checkOutboundFrames", checkOutboundFrames};
         }
 
         private static void check(boolean ok, String setting, Object value, String allowed) {

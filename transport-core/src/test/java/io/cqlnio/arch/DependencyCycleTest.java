@@ -73,7 +73,6 @@ class DependencyCycleTest {
 
     /** To enable once nio is reshaped: delete the {@code @Disabled} line. */
     @Test
-    @Disabled("enabled by the lead when the nio reshape lands")
     void nioClassesFormNoCycle() {
         assertNoCycle("classes", CLASSES, name -> name.startsWith(ROOT + "nio."));
     }

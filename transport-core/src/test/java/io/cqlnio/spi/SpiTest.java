@@ -84,7 +84,7 @@ class SpiTest {
                 + " receiveBufferSize=0, readBufferSize=65536, maxFrameLength=268435456, writeHighWatermark=1048576,"
                 + " writeLowWatermark=524288, maxBuffersPerWrite=1024, maxBytesPerWrite=1048576, writeSpinCount=16,"
                 + " frameCodec=CqlFrameCodec, readIdleTimeout=PT0S, writeIdleTimeout=PT0S, maxPendingBytes=0,"
-                + " tls=null}", s);
+                + " tls=null, checkOutboundFrames=true}", s);
     }
 
     @Test
