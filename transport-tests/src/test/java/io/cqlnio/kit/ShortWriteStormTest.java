@@ -89,7 +89,7 @@ class ShortWriteStormTest {
                 bytesAtPeer);
         try (KitPeer peer = new KitPeer(4096, false, verifier);
              Transport transport = Transports.create(name, TransportConfig.builder().sendBufferSize(4096)
-                     .receiveBufferSize(4096).build())) {
+                     .receiveBufferSize(4096).checkOutboundFrames(false).build())) { // raw byte frames, no CQL header
             Connection c = transport.connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
             AtomicIntegerArray fired = new AtomicIntegerArray(total);
             int[] nextListener = new int[PRODUCERS];

@@ -488,8 +488,9 @@ class TransportKitTest {
     void emptyFramesSucceedInOrderAndPutNothingOnTheWire(String name) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
         KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
-        Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
-                .get(5, TimeUnit.SECONDS);
+        // Empty frames are no CQL frames: the outbound check would refuse them, and this is about the transport.
+        Connection c = transport(name, TransportConfig.builder().checkOutboundFrames(false))
+                .connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = new Outcomes(6);
         c.write(KitFrames.frame(0, 0, 8, false), outcomes.listener(0));
         c.write(ByteBuffer.allocate(0), outcomes.listener(1));
