@@ -239,7 +239,8 @@ final class EventLoop implements Loop, Runnable {
         return selectorRebuilds;
     }
 
-    private int runTasks() {
+    /** Loop. Package-private as a seam: a test that is its own loop thread runs the tasks it queued. */
+    int runTasks() {
         int n = 0;
         Runnable task;
         while (n < MAX_TASKS_PER_CYCLE && (task = tasks.poll()) != null) {
@@ -324,6 +325,11 @@ final class EventLoop implements Loop, Runnable {
             execute(t);
         }
         return t;
+    }
+
+    /** Any thread. Members queued for a flush (a seam for tests: one connection must not pile up in it). */
+    int dirtyCount() {
+        return dirty.size();
     }
 
     /** Loop. Timers waiting in the heap. */

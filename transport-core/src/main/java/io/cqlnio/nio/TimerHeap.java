@@ -23,6 +23,11 @@ final class TimerHeap {
     private Node[] heap = new Node[64];
     private int size;
 
+    /** The node in slot {@code i} (a seam for tests of the heap's shape). */
+    Node at(int i) {
+        return heap[i];
+    }
+
     int size() {
         return size;
     }

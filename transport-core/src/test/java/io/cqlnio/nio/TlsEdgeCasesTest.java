@@ -37,20 +37,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Review of the TLS transport (c3eb0dd, 470d5a1): each test states what must hold and fails while the bug it
- * names is there. In-memory tests use {@link TlsWritePathTest.Pipe}/{@link TlsWritePathTest.MemoryServer};
+ * TLS at the edges of a connection's life: the peer's close_notify alone or behind a frame, a key update while
+ * the writer is blocked, frames in the server's last handshake flight or held inside TLS across pauses, untrusted
+ * servers, slow delegated tasks, v5 segments through short ciphertext writes. In-memory tests use {@link TlsWritePathTest.Pipe}/{@link TlsWritePathTest.MemoryServer};
  * end-to-end tests drive a raw-{@link SSLEngine} server over a plain socket so that the test decides exactly
  * which records share one TCP write.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class TlsReviewFindingsTest {
+class TlsEdgeCasesTest {
 
     private static final ByteBuffer EMPTY = ByteBuffer.allocate(0);
 
     @RegisterExtension
     final Closer closer = Closer.quiet();
 
-    // ================================================================ finding: peer close_notify behind a frame
+    // ---------------------------------------------------------------- peer close_notify behind a frame
 
     /**
      * Coverage (passes on JDK 17): after the server's last frame and its close_notify arrive in one read, the
@@ -67,13 +68,13 @@ class TlsReviewFindingsTest {
         serverCloseNotify(wire.server);
 
         ByteBuffer shared = ByteBuffer.allocate(64 * 1024);
-        FrameReader reader = new FrameReader("review", CqlFrameCodec.INSTANCE, 1 << 20, shared, shared.duplicate());
+        FrameReader reader = new FrameReader("tls-edge", CqlFrameCodec.INSTANCE, 1 << 20, shared, shared.duplicate());
         List<Integer> frames = new ArrayList<>();
         int n = reader.read(tls, f -> frames.add(TestFrames.check(f, 0)));
         assertEquals(List.of(1), frames, "the frame before close_notify is delivered");
 
         // The handler answers on the loop thread (or any thread) before the connection learns of the close.
-        TestWriter writer = new TestWriter("review", new WriteEntry.Pool(16), 1L << 40, 1L << 39,
+        TestWriter writer = new TestWriter("tls-edge", new WriteEntry.Pool(16), 1L << 40, 1L << 39,
                 256 * 1024, 16);
         AtomicReference<Throwable> outcome = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(1);
@@ -85,7 +86,7 @@ class TlsReviewFindingsTest {
                 outcome.set(t);
             }
             done.countDown();
-        }, "review-flusher");
+        }, "tls-edge-flusher");
         flusher.setDaemon(true);
         flusher.start();
         boolean returned = done.await(3, TimeUnit.SECONDS);
@@ -135,7 +136,7 @@ class TlsReviewFindingsTest {
         assertNotNull(cause, "a peer's close gives a non-null cause");
     }
 
-    // ================================================================ finding: key update reply flushed by a read
+    // ---------------------------------------------------------------- key update reply flushed by a read
 
     /**
      * TLS 1.3 KeyUpdate(update_requested) from the server while the writer is BLOCKED with wrapped frames whose
@@ -156,7 +157,7 @@ class TlsReviewFindingsTest {
         tls.read(dst); // the session tickets
         assertEquals(0, dst.position());
 
-        TestWriter writer = new TestWriter("review", new WriteEntry.Pool(16), 1L << 40, 1L << 39,
+        TestWriter writer = new TestWriter("tls-edge", new WriteEntry.Pool(16), 1L << 40, 1L << 39,
                 256 * 1024, 16);
         List<Throwable> outcomes = new CopyOnWriteArrayList<>();
         ByteBuffer frame = TestFrames.frame(0, 1, 2000, false);
@@ -282,7 +283,7 @@ class TlsReviewFindingsTest {
             @Override
             public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String authType)
                     throws java.security.cert.CertificateException {
-                throw new java.security.cert.CertificateException("review: not trusted");
+                throw new java.security.cert.CertificateException("not trusted");
             }
 
             @Override

@@ -11,8 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
-import java.lang.reflect.Field;
-import java.lang.reflect.Method;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketAddress;
@@ -36,23 +34,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Review findings on the write path and connection lifecycle (second reviewer), kept as regression tests.
- * Each {@code finding*} test failed on the code the review read and passes since its fix; {@code checked*}
- * tests pin behaviour the review examined and found correct.
+ * Races and edge cases of the writer, the loop and the connection lifecycle, each replayed deterministically where
+ * the interleaving can be forced (through the package-private seams), with real sockets where it cannot: a claim
+ * racing a close, connects ended by a closing transport or failing at once, pause/resume racing a held backlog,
+ * the pending-bytes cap, aliased buffers, self-wakeups, the dirty queue, the timer heap, allocation per frame.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
-class ReviewFindingsTest {
+class WriterAndLoopRacesTest {
 
     private static TestWriter writer(long maxPendingBytes) {
         return new TestWriter("review", new WriteEntry.Pool(64), 1 << 30, 1 << 29, 1 << 20, 16,
                 maxPendingBytes);
     }
-
-    // ------------------------------------------------------------------------------------------------
-    // F1. FrameWriter: a producer whose CAS on `scheduled` lands after close() has released the consumer
-    //     role leaves scheduled == 1 for ever; every later straggler's failStragglers() then loses the CAS
-    //     and its frame is never failed (listener never fires, pendingBytes never returns to 0).
-    // ------------------------------------------------------------------------------------------------
 
     /**
      * Deterministic replay of the interleaving. Producer A: offer(eA), reads closed == false, [descheduled].
@@ -61,7 +54,7 @@ class ReviewFindingsTest {
      * Producer B (passed NioConnection's state check before CLOSED) then enqueues: it must be failed at once.
      */
     @Test
-    void findingF1_stragglerAfterALateScheduleCasIsNeverFailed() {
+    void aStragglerWhoseClaimRacedTheCloseIsFailedOnce() {
         TestWriter w = writer(0);
         AtomicInteger aFired = new AtomicInteger();
         AtomicInteger bFired = new AtomicInteger();
@@ -79,14 +72,8 @@ class ReviewFindingsTest {
         assertEquals(0, w.pendingBytes());
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // F2. Transport.close(grace) with a connect still in flight: the connection is closed "gracefully"
-    //     (closeWhenFlushed -> DRAINED -> closeNow) without ever completing its connect future, and it is
-    //     deregistered, so the final close() cannot fail it either. The caller's future never completes.
-    // ------------------------------------------------------------------------------------------------
-
     @Test
-    void findingF2_closeWithGraceNeverCompletesAPendingConnect() throws Exception {
+    void closeWithGraceSettlesAConnectStillInProgress() throws Exception {
         try (FullAcceptQueue listener = new FullAcceptQueue()) {
             Assumptions.assumeTrue(listener.isFull(), "this kernel never dropped a SYN: cannot hold a connect in flight");
             NioTransport t = (NioTransport) Transports.create("nio", TransportConfig.builder()
@@ -104,14 +91,8 @@ class ReviewFindingsTest {
         }
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // F3. EventLoop.connect adds the connection to `connections` before channel.connect(); when connect()
-    //     throws synchronously (ENETUNREACH, EACCES, ...) the catch fails the future but never removes it:
-    //     one leaked NioConnection (writer, queue chunk, reader) per failed attempt, counted as open for ever.
-    // ------------------------------------------------------------------------------------------------
-
     @Test
-    void findingF3_synchronouslyFailedConnectStaysCountedAsOpen() throws Exception {
+    void aConnectThatFailsSynchronouslyIsNotCountedAsOpen() throws Exception {
         try (Transport t = Transports.create("nio", TransportConfig.defaults())) {
             for (int i = 0; i < 3; i++) {
                 CompletableFuture<Connection> f = t.connect(new InetSocketAddress("224.0.0.1", 9042), (c, fr) -> { });
@@ -127,17 +108,8 @@ class ReviewFindingsTest {
         }
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // F4. pauseReading()/resumeReading() from another thread racing the loop's read: onFrame returns false
-    //     (paused) and the reader holds the rest as a backlog; the resume lands before onReadable's
-    //     `readPaused && !readInterestPaused` check, so the pause is never applied (OP_READ stays on,
-    //     readInterestPaused stays false), both queued applyReadInterest tasks are no-ops, and the next
-    //     read delivers NEW bytes while the backlog is still held: frames skipped / reordered, and if the
-    //     backlog ended mid-frame, the next read is parsed from the middle of a frame.
-    // ------------------------------------------------------------------------------------------------
-
     @Test
-    void findingF4_resumeRacingAHoldSkipsTheHeldFrames() throws Exception {
+    void aResumeRacingAHoldDeliversTheHeldFramesFirst() throws Exception {
         int frameLength = 17; // 9-byte header + 8-byte body (producer, seq)
         int readBuffer = frameLength << 21; // ~35.6 MB: hold() copies it, which makes the window milliseconds wide
         TransportConfig config = TransportConfig.builder().readBufferSize(readBuffer).build();
@@ -209,16 +181,8 @@ class ReviewFindingsTest {
         Assumptions.abort("the resume never landed inside hold() in 20 attempts");
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // F5. maxPendingBytes refusal: the refused frame's listener fires at once on the producer thread,
-    //     before the listener of an earlier accepted frame, and a later frame then succeeds. Invariant 6
-    //     as written ("listeners fire in the order the frames were accepted; a success implies every
-    //     earlier frame succeeded") does not hold for refused frames, and WriteListener's Javadoc names
-    //     only two off-loop cases (already closed, raced a final close), not this one.
-    // ------------------------------------------------------------------------------------------------
-
     @Test
-    void findingF5_aRefusedFrameFailsAtOnceOnTheCallingThreadAndStandsOutsideTheOrder() throws Exception {
+    void aFrameOverTheCapFailsAtOnceOnTheCallingThreadOutsideTheOrder() throws Exception {
         // Resolved by contract (WriteListener Javadoc): a refused write was never accepted, so it fails before
         // write() returns and does not take part in the acceptance order of the frames that were accepted.
         TestWriter w = writer(100);
@@ -232,16 +196,8 @@ class ReviewFindingsTest {
         assertEquals(List.of("B failed", "A ok", "C ok"), events, "accepted frames in acceptance order");
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // F6. (hardening; caller misuse) The writer's per-frame byte count is fixed at enqueue, the bytes come
-    //     from the buffers. If they disagree (the same buffer twice in one frame's parts, or in two pending
-    //     frames), retire() attributes the next frame's bytes to the earlier one: listeners fire late, and
-    //     the last frame never completes (flush returns DRAINED with it still staged, pendingBytes stuck)
-    //     until the connection closes. (A buffer grown after enqueue does the opposite: success too early.)
-    // ------------------------------------------------------------------------------------------------
-
     @Test
-    void findingF6_aliasedPartsDesyncFrameAccountingSilently() throws Exception {
+    void aliasedPartsEndTheConnectionLoudly() throws Exception {
         TestWriter w = writer(0);
         ScriptedChannel channel = ScriptedChannel.accepting(1 << 20);
         ByteBuffer shared = ByteBuffer.allocate(10);
@@ -264,16 +220,8 @@ class ReviewFindingsTest {
                 "frame 2 acknowledged after only " + acceptedWhenSecondSucceeded[0] + " bytes");
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // F7. (degrades) A write made ON the loop thread while the loop handles keys inside
-    //     select(onSelected, timeout) finds wakeState == SLEEPING (idle() resets it only in its finally)
-    //     and pays selector.wakeup() (an eventfd write, plus the read that clears it in the next select).
-    //     The common driver pattern, answering from onFrame or from a write listener, so costs one
-    //     self-wakeup per idle->busy transition; the `wakeups` counter says "caused by writers".
-    // ------------------------------------------------------------------------------------------------
-
     @Test
-    void findingF7_writesFromOnFrameWakeTheLoopFromItself() throws Exception {
+    void writesFromOnFrameNeverWakeTheLoopFromItself() throws Exception {
         // A peer that answers after ~1 ms, as a real node does: the loop is asleep in select when each answer lands.
         try (FramePeer peer = new FramePeer(0, false, true, (i, f) -> sleepQuietly(1));
              Transport t = Transports.create("nio", TransportConfig.defaults())) {
@@ -296,25 +244,14 @@ class ReviewFindingsTest {
         }
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // F8. (degrades: fairness) YIELDED leaves OP_WRITE in the interest set when it was set by an earlier
-    //     BLOCKED. The connection is then flushed twice per turn (from `dirty`, and again from OP_WRITE
-    //     readiness), and each flush that yields re-adds it to `dirty` (flush() cleared `scheduled`, so
-    //     reschedule() wins every time): the copies of one connection in `dirty` grow by one per turn
-    //     while it keeps yielding, so one bulk writer takes an ever larger share of the loop.
-    // ------------------------------------------------------------------------------------------------
-
     @Test
-    void findingF8_aYieldingConnectionWithOpWriteSetMultipliesInTheDirtyQueue() throws Exception {
+    void aYieldingConnectionIsInTheDirtyQueueAtMostTwice() throws Exception {
         try (FramePeer peer = new FramePeer(0, true, false, null);
              Transport t = Transports.create("nio", TransportConfig.builder().sendBufferSize(4096)
                      .writeSpinCount(1).maxBuffersPerWrite(1).writeHighWatermark(1L << 40)
                      .writeLowWatermark(1L << 39).build())) {
             Connection c = t.connect(peer.address(), (conn, frame) -> { }).get(5, TimeUnit.SECONDS);
             EventLoop loop = ((NioTransport) t).loops()[0];
-            Object dirty = field(loop, "dirty");
-            Method size = dirty.getClass().getMethod("size");
-            size.setAccessible(true);
             int frames = 200_000;
             for (int i = 0; i < frames; i++) { // the peer is stalled: the first flushes go BLOCKED
                 c.write(TestFrames.frame(0, i, 8, false), null);
@@ -324,19 +261,15 @@ class ReviewFindingsTest {
             int maxCopies = 0;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
             while (c.pendingBytes() > 0 && System.nanoTime() < deadline) {
-                maxCopies = Math.max(maxCopies, (int) size.invoke(dirty));
+                maxCopies = Math.max(maxCopies, loop.dirtyCount());
             }
             assertTrue(maxCopies <= 2, "one connection appeared " + maxCopies + " times in the loop's dirty queue");
         }
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // Checked and found correct (these pass).
-    // ------------------------------------------------------------------------------------------------
-
     /** TimerHeap against a reference priority queue: random adds, polls and removes from any index. */
     @Test
-    void checkedTimerHeapMatchesAReferenceUnderRandomRemoves() throws Exception {
+    void timerHeapMatchesAReferenceUnderRandomRemoves() throws Exception {
         EventLoop loop = new EventLoop("heap-check", TransportConfig.defaults());
         SplittableRandom r = new SplittableRandom(42);
         for (int round = 0; round < 200; round++) {
@@ -380,7 +313,7 @@ class ReviewFindingsTest {
 
     /** Steady state, one connection, bursts of 64: enqueue + flush allocate nothing per frame. */
     @Test
-    void checkedNoAllocationPerFrameInSteadyState() throws Exception {
+    void noAllocationPerFrameInSteadyState() throws Exception {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean)
                 java.lang.management.ManagementFactory.getThreadMXBean();
         WriteEntry.Pool pool = new WriteEntry.Pool(8192);
@@ -407,7 +340,7 @@ class ReviewFindingsTest {
             long after = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
             perFrame[b] = (after - before) / ((long) cycles * burst);
         }
-        System.out.println("[review] bytes allocated per frame: burst 64 -> " + perFrame[0] + ", burst 1000 -> "
+        System.out.println("bytes allocated per frame: burst 64 -> " + perFrame[0] + ", burst 1000 -> "
                 + perFrame[1]);
         assertEquals(0, perFrame[0], "allocation per frame with bursts of 64");
     }
@@ -423,10 +356,6 @@ class ReviewFindingsTest {
         }
     }
 
-    // ------------------------------------------------------------------------------------------------
-    // Seams
-    // ------------------------------------------------------------------------------------------------
-
     private static void sleepQuietly(long millis) {
         try {
             Thread.sleep(millis);
@@ -435,22 +364,12 @@ class ReviewFindingsTest {
         }
     }
 
-    private static LoopTimer heapAt(TimerHeap heap, int i) throws Exception {
-        Field f = TimerHeap.class.getDeclaredField("heap");
-        f.setAccessible(true);
-        return (LoopTimer) ((TimerHeap.Node[]) f.get(heap))[i];
+    private static LoopTimer heapAt(TimerHeap heap, int i) {
+        return (LoopTimer) heap.at(i);
     }
 
-    private static Object field(Object o, String name) throws Exception {
-        Field f = o.getClass().getDeclaredField(name);
-        f.setAccessible(true);
-        return f.get(o);
-    }
-
-    private static void runTasks(EventLoop loop) throws Exception {
-        Method m = EventLoop.class.getDeclaredMethod("runTasks");
-        m.setAccessible(true);
-        m.invoke(loop);
+    private static void runTasks(EventLoop loop) {
+        loop.runTasks();
     }
 
     /** Takes every byte offered. */
