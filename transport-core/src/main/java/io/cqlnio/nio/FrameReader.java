@@ -14,7 +14,7 @@ import java.util.zip.CRC32;
  * there to the sink as a view (no copy), and carries a trailing partial frame over to the next read in a
  * buffer of its own.
  *
- * <p>Invariant 4: a header is validated (by the codec, then against {@code maxFrameLength}) before any
+ * <p>Invariant 4 (docs/ARCHITECTURE.md): a header is validated (by the codec, then against {@code maxFrameLength}) before any
  * buffer is sized from it, and the carry buffer for a long frame grows with the bytes that actually
  * arrived, so a peer that declares a huge frame and then trickles gets no more memory than it sent.
  *

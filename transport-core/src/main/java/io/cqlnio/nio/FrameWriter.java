@@ -15,7 +15,7 @@ import java.util.Arrays;
  *  retire(W): f1, f2 done -> listeners; f3 has 17 bytes left: it stays at the head, its position where W ended
  * </pre>
  *
- * Invariant 1 (no byte of frame k+1 before the last byte of frame k) holds because the only bytes ever offered
+ * Invariant 1 of docs/ARCHITECTURE.md (no byte of frame k+1 before the last byte of frame k) holds because the only bytes ever offered
  * are the staged frames in order, each from its current position, and a write consumes a prefix of what it is
  * offered; nothing leaves the head unless W covered it. Invariant 2 (one outcome per frame) holds because a
  * frame leaves {@code staged} exactly once: through {@link #retire} (success) or {@link #close} (failure).
