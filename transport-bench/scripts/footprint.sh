@@ -14,7 +14,7 @@ jvm=(-Xms1g -Xmx1g -XX:+UseParallelGC --add-opens=java.base/java.nio=ALL-UNNAMED
      -Dio.netty.leakDetection.level=DISABLED)
 ulimit -n "$(ulimit -Hn)"   # one descriptor per connection here, and as many in the peer's JVM
 mkdir -p "$out"
-{ echo "# start $(date -u +%FT%TZ)"; uptime; git rev-parse --short HEAD; } >> "$out/conditions.txt"
+{ echo "# start $(date -u +%FT%TZ)"; uptime; git rev-parse --short HEAD 2>/dev/null || echo "(not a git checkout)"; } >> "$out/conditions.txt"
 for n in $counts; do
     for t in $transports; do
         for r in $(seq 1 "$runs"); do
