@@ -5,6 +5,8 @@ import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.FullAcceptQueue;
+import io.cqlnio.testkit.LoopbackPeer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,7 +34,7 @@ class ConnectTest {
 
     @Test
     void connectsAndAppliesSocketOptions() throws Exception {
-        try (FramePeer peer = new FramePeer(0, false, false, null);
+        try (LoopbackPeer peer = new LoopbackPeer(0, false, LoopbackPeer.frames(null));
              Transport t = Transports.create("nio", TransportConfig.builder().sendBufferSize(8192).build())) {
             Connection c = t.connect(peer.address(), (conn, f) -> { }).get(5, TimeUnit.SECONDS);
             assertTrue(c.isOpen());

@@ -9,6 +9,10 @@ import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -31,7 +35,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
 
-import static io.cqlnio.nio.RealSocketShortWriteTest.awaitCondition;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -110,7 +113,7 @@ class ConnectionLifecycleTest {
         void awaitAll() throws InterruptedException {
             for (int i = 0; i < fired.length(); i++) {
                 int index = i;
-                awaitCondition(() -> fired.get(index) > 0, "listener " + i);
+                Await.until(() -> fired.get(index) > 0, "listener " + i);
             }
         }
 
@@ -140,13 +143,13 @@ class ConnectionLifecycleTest {
         for (int i = 0; i < frames; i++) {
             c.write(TestFrames.frame(0, i, 1000, true), outcomes.listener(i));
         }
-        awaitCondition(() -> c.stats().shortWrites() > 0 && c.pendingBytes() > 0, "a short write");
+        Await.until(() -> c.stats().shortWrites() > 0 && c.pendingBytes() > 0, "a short write");
         return outcomes;
     }
 
     @Test
     void abortFailsEveryUnwrittenFrameExactlyOnceWithTheCause() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, true, LoopbackPeer.frames(null)));
         Recorder handler = new Recorder();
         Connection c = transport(tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
@@ -169,11 +172,11 @@ class ConnectionLifecycleTest {
 
     @Test
     void peerResetFailsEveryUnwrittenFrameExactlyOnce() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, true, LoopbackPeer.frames(null)));
         Recorder handler = new Recorder();
         Connection c = transport(tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
-        awaitCondition(() -> !peer.sockets().isEmpty(), "peer accepted");
+        Await.until(() -> !peer.sockets().isEmpty(), "peer accepted");
 
         peer.resetAll();
         Throwable cause = handler.closed.get(10, TimeUnit.SECONDS);
@@ -190,8 +193,8 @@ class ConnectionLifecycleTest {
     @ValueSource(booleans = {false, true})
     void gracefulCloseFlushesWhatWasAcceptedThenRefuses(boolean tls) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        FramePeer peer = closer.add(new FramePeer(tls ? TestTls.serverContext() : null, 4096, true, false,
-                (conn, f) -> received.add(TestFrames.check(f, 0))));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, true, 50, tls ? TestTls.serverContext() : null,
+                LoopbackPeer.frames((conn, f) -> received.add(TestFrames.check(f, 0)))));
         Recorder handler = new Recorder();
         Connection c = transport(tiny().tls(tls ? TlsConfig.of(TestTls.clientContext()) : null))
                 .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
@@ -209,13 +212,13 @@ class ConnectionLifecycleTest {
         outcomes.awaitAll();
         outcomes.assertExactlyOnceSuccessesFirst();
         assertTrue(outcomes.failures.isEmpty(), "accepted frames failed: " + outcomes.failures);
-        awaitCondition(() -> received.size() == 500, "all 500 frames at the peer");
+        Await.until(() -> received.size() == 500, "all 500 frames at the peer");
         for (int i = 0; i < 500; i++) {
             assertEquals(i, received.get(i));
         }
         assertEquals(1, handler.closes.get());
         // The peer saw the stream end after the last frame, and over TLS by close_notify, not truncation.
-        awaitCondition(() -> peer.cleanEnds() == 1 || !peer.errors().isEmpty(), "the peer to see the end");
+        Await.until(() -> peer.cleanEnds() == 1 || !peer.errors().isEmpty(), "the peer to see the end");
         assertEquals(List.of(), peer.errors());
     }
 
@@ -256,10 +259,10 @@ class ConnectionLifecycleTest {
 
     @Test
     void peerEofClosesWithACause() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null)));
         Recorder handler = new Recorder();
         Connection c = transport(TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
-        awaitCondition(() -> !peer.sockets().isEmpty(), "peer accepted");
+        Await.until(() -> !peer.sockets().isEmpty(), "peer accepted");
         peer.sockets().get(0).shutdownOutput();
         Throwable cause = handler.closed.get(5, TimeUnit.SECONDS);
         assertInstanceOf(ConnectionClosedException.class, cause);
@@ -294,7 +297,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void aThrowingHandlerClosesOnlyItsOwnConnection() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         Transport transport = transport(TransportConfig.builder().loops(1));
         RuntimeException boom = new RuntimeException("handler bug");
         Recorder bad = new Recorder() {
@@ -319,7 +322,7 @@ class ConnectionLifecycleTest {
         for (int i = 0; i < 100; i++) {
             b.write(TestFrames.frame(1, i, 8, false)).get(5, TimeUnit.SECONDS);
         }
-        awaitCondition(() -> echoes.get() == 100, "100 echoes on the healthy connection");
+        Await.until(() -> echoes.get() == 100, "100 echoes on the healthy connection");
         assertTrue(b.isOpen());
         assertEquals(1, bad.events.stream().filter("frame"::equals).count(), "a frame after the handler threw");
         assertFalse(bad.frameAfterClose);
@@ -327,7 +330,7 @@ class ConnectionLifecycleTest {
 
     @Test
     void writabilityFlipsOnceEachWayAcrossTheWatermarks() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, true, LoopbackPeer.frames(null)));
         Recorder handler = new Recorder();
         Connection c = transport(tiny().writeHighWatermark(64 * 1024).writeLowWatermark(16 * 1024))
                 .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
@@ -336,20 +339,20 @@ class ConnectionLifecycleTest {
             c.write(TestFrames.frame(0, written++, 1000, true), null);
         }
         assertTrue(c.pendingBytes() > 64 * 1024);
-        awaitCondition(() -> handler.events.contains(false), "onWritabilityChanged(false)");
+        Await.until(() -> handler.events.contains(false), "onWritabilityChanged(false)");
         for (int i = 0; i < 50; i++) {
             c.write(TestFrames.frame(0, written++, 1000, true), null); // still accepted while unwritable
         }
         peer.release();
-        awaitCondition(() -> handler.events.contains(true), "onWritabilityChanged(true)");
-        awaitCondition(() -> c.pendingBytes() == 0, "drain");
+        Await.until(() -> handler.events.contains(true), "onWritabilityChanged(true)");
+        Await.until(() -> c.pendingBytes() == 0, "drain");
         assertEquals(List.of(false, true), handler.events);
         assertTrue(c.isWritable());
     }
 
     @Test
     void transportCloseFailsPendingFramesAndStopsItsThreads() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, true, LoopbackPeer.frames(null)));
         Transport transport = Transports.create("nio", tiny().loops(2).build());
         Recorder h1 = new Recorder();
         Recorder h2 = new Recorder();

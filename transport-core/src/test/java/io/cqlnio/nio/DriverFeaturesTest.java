@@ -10,6 +10,10 @@ import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.TransportStats;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -34,7 +38,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
-import static io.cqlnio.nio.RealSocketShortWriteTest.awaitCondition;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -54,7 +57,7 @@ class DriverFeaturesTest {
 
     @Test
     void timersFireOnTheLoopInDeadlineOrderAndNeverEarly() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null)));
         Transport t = closer.add(Transports.create("nio", TransportConfig.defaults()));
         Connection c = connect(t, peer.address(), (conn, f) -> { });
         AtomicReference<Thread> loopThread = new AtomicReference<>();
@@ -103,7 +106,7 @@ class DriverFeaturesTest {
 
     @Test
     void cancelledTimersNeverRunFromAnyThread() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null)));
         Transport t = closer.add(Transports.create("nio", TransportConfig.defaults()));
         Connection c = connect(t, peer.address(), (conn, f) -> { });
         AtomicInteger ran = new AtomicInteger();
@@ -144,7 +147,7 @@ class DriverFeaturesTest {
 
     @Test
     void readIdleFiresOnASilentConnectionAndRepeats() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null)));
         Transport t = closer.add(Transports.create("nio", TransportConfig.builder()
                 .readIdleTimeout(Duration.ofMillis(150)).build()));
         List<Long> idleAt = new CopyOnWriteArrayList<>();
@@ -160,14 +163,14 @@ class DriverFeaturesTest {
                 idleAt.add(System.nanoTime() - start);
             }
         });
-        awaitCondition(() -> idleAt.size() >= 3, "three READ idle events");
+        Await.until(() -> idleAt.size() >= 3, "three READ idle events");
         assertTrue(idleAt.get(0) >= TimeUnit.MILLISECONDS.toNanos(150), "first idle early: " + idleAt.get(0));
         assertTrue(idleAt.get(1) - idleAt.get(0) >= TimeUnit.MILLISECONDS.toNanos(150), "repeat early");
     }
 
     @Test
     void readIdleStaysQuietWhileFramesArrive() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         Transport t = closer.add(Transports.create("nio", TransportConfig.builder()
                 .readIdleTimeout(Duration.ofMillis(500)).writeIdleTimeout(Duration.ofMillis(500)).build()));
         List<IdleKind> idle = new CopyOnWriteArrayList<>();
@@ -189,10 +192,10 @@ class DriverFeaturesTest {
             c.write(TestFrames.frame(0, i, 8, false)).get(5, TimeUnit.SECONDS);
             Thread.sleep(40);
         }
-        awaitCondition(() -> echoes.get() == 15, "echoes");
+        Await.until(() -> echoes.get() == 15, "echoes");
         assertEquals(List.of(), idle);
         // Then silence: both kinds report.
-        awaitCondition(() -> idle.contains(IdleKind.READ) && idle.contains(IdleKind.WRITE), "idle after silence");
+        Await.until(() -> idle.contains(IdleKind.READ) && idle.contains(IdleKind.WRITE), "idle after silence");
     }
 
     @Test
@@ -235,7 +238,7 @@ class DriverFeaturesTest {
                 }, "flooder");
                 flooder.setDaemon(true);
                 flooder.start();
-                awaitCondition(paused::get, "the pause");
+                Await.until(paused::get, "the pause");
                 // The flooder blocks once our socket buffers are full: proof we stopped consuming.
                 long stalledAt = -1;
                 for (int i = 0; i < 200; i++) {
@@ -250,17 +253,17 @@ class DriverFeaturesTest {
                 assertEquals(101, seen.size(), "frames delivered after pauseReading");
 
                 // Another connection on the same loop keeps working meanwhile.
-                FramePeer echo = closer.add(new FramePeer(0, false, true, null));
+                LoopbackPeer echo = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
                 AtomicInteger echoes = new AtomicInteger();
                 Connection other = connect(t, echo.address(), (conn, f) -> echoes.incrementAndGet());
                 for (int i = 0; i < 50; i++) {
                     other.write(TestFrames.frame(1, i, 8, false));
                 }
-                awaitCondition(() -> echoes.get() == 50, "echoes on the other connection");
+                Await.until(() -> echoes.get() == 50, "echoes on the other connection");
 
                 paused.set(false);
                 flooded.get().resumeReading();
-                awaitCondition(() -> seen.size() == frames, "all frames after resume");
+                Await.until(() -> seen.size() == frames, "all frames after resume");
                 for (int i = 0; i < frames; i++) {
                     assertEquals(i, seen.get(i), "frame order across pause/resume");
                 }
@@ -271,7 +274,7 @@ class DriverFeaturesTest {
 
     @Test
     void maxPendingBytesRefusesAtOnceNamingTheLimitAndTheCount() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(4096, true, false, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, true, LoopbackPeer.frames(null)));
         Transport t = closer.add(Transports.create("nio", TransportConfig.builder().sendBufferSize(4096)
                 .maxPendingBytes(64 * 1024).build()));
         Connection c = connect(t, peer.address(), (conn, f) -> { });
@@ -297,8 +300,8 @@ class DriverFeaturesTest {
     @Test
     void gracefulTransportCloseFlushesWithinTheGraceThenAborts() throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        FramePeer fast = closer.add(new FramePeer(0, false, false, (conn, f) -> received.add(1)));
-        FramePeer stalled = closer.add(new FramePeer(4096, true, false, null));
+        LoopbackPeer fast = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames((conn, f) -> received.add(1))));
+        LoopbackPeer stalled = closer.add(new LoopbackPeer(4096, true, LoopbackPeer.frames(null)));
         Transport t = Transports.create("nio", TransportConfig.builder().sendBufferSize(4096).build());
         AtomicReference<Throwable> fastClosed = new AtomicReference<>(new Throwable("not closed"));
         Connection a = connect(t, fast.address(), new FrameHandler() {
@@ -330,12 +333,12 @@ class DriverFeaturesTest {
         assertNull(fastClosed.get(), "the healthy connection closed gracefully");
         assertFalse(ob.failures.isEmpty(), "the stalled connection cannot have flushed everything");
         ob.failures.forEach(f -> assertInstanceOf(ConnectionClosedException.class, f));
-        awaitCondition(() -> received.size() == 1000, "every accepted frame at the fast peer");
+        Await.until(() -> received.size() == 1000, "every accepted frame at the fast peer");
     }
 
     @Test
     void statsAddUpAcrossLoopsAndShowABlockingHandler() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         Transport t = closer.add(Transports.create("nio", TransportConfig.builder().loops(2).build()));
         AtomicInteger frames = new AtomicInteger();
         List<Connection> cs = new ArrayList<>();
@@ -357,7 +360,7 @@ class DriverFeaturesTest {
                 cs.get(k).write(TestFrames.frame(k == 0 ? 0 : 1, i, 100, false));
             }
         }
-        awaitCondition(() -> frames.get() == 400, "400 echoes");
+        Await.until(() -> frames.get() == 400, "400 echoes");
         TransportStats s = t.stats();
         assertEquals(4, s.connections());
         assertEquals(400, s.framesWritten());
@@ -374,7 +377,7 @@ class DriverFeaturesTest {
 
     @Test
     void theLoopSurvivesInterruptsABrokenSelectorAndACancelledKey() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         NioTransport t = (NioTransport) closer.add(Transports.create("nio", TransportConfig.defaults()));
         AtomicInteger echoes = new AtomicInteger();
         Connection a = connect(t, peer.address(), (conn, f) -> echoes.incrementAndGet());
@@ -402,16 +405,16 @@ class DriverFeaturesTest {
         double busy = t.stats().busyRatioSince(before);
         assertTrue(busy < 0.5, "an idle loop was busy " + busy + " of the time after interrupts");
         a.write(TestFrames.frame(0, 0, 8, false));
-        awaitCondition(() -> echoes.get() == 1, "echo after interrupts");
+        Await.until(() -> echoes.get() == 1, "echo after interrupts");
 
         // A select that throws: every channel moves to a new selector and keeps working.
         loop.failNextSelect = true;
         loop.wakeup();
-        awaitCondition(() -> loop.selectorRebuilds() == 1, "selector rebuilt");
+        Await.until(() -> loop.selectorRebuilds() == 1, "selector rebuilt");
         for (int i = 1; i <= 100; i++) {
             a.write(TestFrames.frame(0, i, 8, false));
         }
-        awaitCondition(() -> echoes.get() == 101, "echoes after the rebuild");
+        Await.until(() -> echoes.get() == 101, "echoes after the rebuild");
 
         // A key cancelled under the connection: that connection ends with a cause, the other goes on.
         CountDownLatch cancelled = new CountDownLatch(1);
@@ -421,15 +424,15 @@ class DriverFeaturesTest {
         });
         assertTrue(cancelled.await(5, TimeUnit.SECONDS));
         b.write(TestFrames.frame(1, 0, 8, false));
-        awaitCondition(() -> bClosed.get() != null, "the connection with the cancelled key closes");
+        Await.until(() -> bClosed.get() != null, "the connection with the cancelled key closes");
         assertTrue(bClosed.get().getMessage().contains("cancelled"), bClosed.get().getMessage());
         a.write(TestFrames.frame(0, 102, 8, false));
-        awaitCondition(() -> echoes.get() == 102, "the other connection after the cancelled key");
+        Await.until(() -> echoes.get() == 102, "the other connection after the cancelled key");
     }
 
     @Test
     void wakeupsFromManyThreadsAtOnce() throws Exception {
-        FramePeer peer = closer.add(new FramePeer(0, false, true, null));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         Transport t = closer.add(Transports.create("nio", TransportConfig.defaults()));
         AtomicInteger echoes = new AtomicInteger();
         Connection c = connect(t, peer.address(), (conn, f) -> echoes.incrementAndGet());
@@ -456,7 +459,7 @@ class DriverFeaturesTest {
         for (Thread th : ts) {
             th.join();
         }
-        awaitCondition(() -> echoes.get() == threads * 100, "every frame echoed");
+        Await.until(() -> echoes.get() == threads * 100, "every frame echoed");
         assertTrue(c.stats().wakeups() <= threads * 100L);
     }
 }

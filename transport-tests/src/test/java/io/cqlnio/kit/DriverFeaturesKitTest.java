@@ -9,6 +9,10 @@ import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.TransportStats;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.OutputStream;
@@ -48,13 +52,13 @@ class DriverFeaturesKitTest {
     @EachTransport
     void tasksAndTimersRunOnTheConnectionsLoopNeverEarlyAndCancelledOnesNever(String name) throws Exception {
         try (Closer closer = new Closer()) {
-            KitPeer peer = closer.add(new KitPeer(0, false, KitPeer.frames(null, true)));
+            LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
             Transport t = closer.add(Transports.create(name, TransportConfig.defaults()));
             AtomicReference<Thread> frameThread = new AtomicReference<>();
             Connection c = t.connect(peer.address(), (conn, f) -> frameThread.set(Thread.currentThread()))
                     .get(10, TimeUnit.SECONDS);
-            c.write(KitFrames.frame(0, 0, 8, false)).get(10, TimeUnit.SECONDS);
-            Kit.await(() -> frameThread.get() != null, "the echo");
+            c.write(TestFrames.frame(0, 0, 8, false)).get(10, TimeUnit.SECONDS);
+            Await.until(() -> frameThread.get() != null, "the echo");
 
             CompletableFuture<Thread> task = new CompletableFuture<>();
             c.execute(() -> task.complete(Thread.currentThread()));
@@ -86,7 +90,7 @@ class DriverFeaturesKitTest {
                 if (paused.get()) {
                     whilePaused.incrementAndGet();
                 }
-                int seq = KitFrames.check(frame, 0);
+                int seq = TestFrames.check(frame, 0);
                 seen.add(seq);
                 if (seq == 100) {
                     paused.set(true);
@@ -102,7 +106,7 @@ class DriverFeaturesKitTest {
                     try {
                         OutputStream out = s.getOutputStream();
                         for (int i = 0; i < frames; i++) {
-                            out.write(KitFrames.response(0, i, 100).array());
+                            out.write(TestFrames.response(0, i, 100).array());
                             written.incrementAndGet();
                         }
                     } catch (java.io.IOException e) {
@@ -111,7 +115,7 @@ class DriverFeaturesKitTest {
                 }, "kit-flooder");
                 flooder.setDaemon(true);
                 flooder.start();
-                Kit.await(paused::get, "the pause at frame 100");
+                Await.until(paused::get, "the pause at frame 100");
                 // Proof that reading stopped: the flooder blocks on its full send buffer and our full receive one.
                 long stalledAt = -1;
                 for (int i = 0; i < 500 && stalledAt < 0; i++) {
@@ -125,7 +129,7 @@ class DriverFeaturesKitTest {
                 assertEquals(101, seen.size(), "frames delivered after pauseReading");
                 paused.set(false);
                 c.resumeReading();
-                Kit.await(() -> seen.size() == frames, Kit.seconds(30), () -> seen.size() + " of " + frames + " frames after resume");
+                Await.until(() -> seen.size() == frames, Kit.seconds(30), () -> seen.size() + " of " + frames + " frames after resume");
                 for (int i = 0; i < frames; i++) {
                     assertEquals(i, seen.get(i), "order across pause/resume");
                 }
@@ -137,7 +141,7 @@ class DriverFeaturesKitTest {
     @EachTransport
     void readIdleIsReportedOnASilentConnection(String name) throws Exception {
         try (Closer closer = new Closer()) {
-            KitPeer peer = closer.add(new KitPeer(0, false, KitPeer.discard()));
+            LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.discard()));
             Transport t = closer.add(Transports.create(name, TransportConfig.builder()
                     .readIdleTimeout(Duration.ofMillis(200)).build()));
             List<IdleKind> idle = new CopyOnWriteArrayList<>();
@@ -154,7 +158,7 @@ class DriverFeaturesKitTest {
                     idle.add(kind);
                 }
             }).get(10, TimeUnit.SECONDS);
-            Kit.await(() -> idle.size() >= 2, "two READ idle events");
+            Await.until(() -> idle.size() >= 2, "two READ idle events");
             assertEquals(IdleKind.READ, idle.get(0));
             assertTrue(firstAt.get() >= TimeUnit.MILLISECONDS.toNanos(200), "idle reported after "
                     + TimeUnit.NANOSECONDS.toMillis(firstAt.get()) + " ms of a 200 ms timeout");
@@ -164,14 +168,14 @@ class DriverFeaturesKitTest {
     @EachTransport
     void maxPendingBytesRefusesAtOnceAndKeepsTheConnection(String name) throws Exception {
         try (Closer closer = new Closer()) {
-            KitPeer peer = closer.add(new KitPeer(4096, true, KitPeer.discard()));
+            LoopbackPeer peer = closer.add(new LoopbackPeer(4096, true, LoopbackPeer.discard()));
             Transport t = closer.add(Transports.create(name, TransportConfig.builder().sendBufferSize(4096)
                     .maxPendingBytes(64 * 1024).build()));
             Connection c = t.connect(peer.address(), (conn, f) -> { }).get(10, TimeUnit.SECONDS);
             AtomicReference<Throwable> refused = new AtomicReference<>();
             for (int i = 0; i < 100_000 && refused.get() == null; i++) {
                 AtomicBoolean returned = new AtomicBoolean();
-                c.write(KitFrames.frame(0, i, 1000, true), f -> {
+                c.write(TestFrames.frame(0, i, 1000, true), f -> {
                     if (f != null && refused.compareAndSet(null, f)) {
                         assertFalse(returned.get(), "a refusal must be reported before write() returns");
                     }
@@ -188,20 +192,20 @@ class DriverFeaturesKitTest {
     void gracefulTransportCloseFlushesAcceptedFramesAndStatsAddUp(String name, Wire wire) throws Exception {
         List<Integer> atSink = new CopyOnWriteArrayList<>();
         try (Closer closer = new Closer()) {
-            KitPeer echo = closer.add(new KitPeer(wire, 0, false, KitPeer.frames(null, true)));
+            LoopbackPeer echo = closer.add(wire.peer(0, false, LoopbackPeer.frames(null, true)));
             // The flushed frames go to a peer that never answers: closing a socket with unread inbound bytes makes
             // the kernel reset it, which can destroy what the peer has not read yet (see Connection.close()).
-            KitPeer sink = closer.add(new KitPeer(wire, 0, false,
-                    KitPeer.frames((i, f) -> atSink.add(KitFrames.check(f, 0)))));
+            LoopbackPeer sink = closer.add(wire.peer(0, false,
+                    LoopbackPeer.frames((i, f) -> atSink.add(TestFrames.check(f, 0)))));
             Transport t = Transports.create(name, wire.client(TransportConfig.builder()).build());
             Recorder echoed = new Recorder();
             Connection a = t.connect(echo.address(), echoed).get(10, TimeUnit.SECONDS);
             Recorder flushed = new Recorder();
             Connection b = t.connect(sink.address(), flushed).get(10, TimeUnit.SECONDS);
             for (int i = 0; i < 500; i++) {
-                a.write(KitFrames.frame(0, i, 200, true), null);
+                a.write(TestFrames.frame(0, i, 200, true), null);
             }
-            Kit.await(() -> echoed.frameCount() == 500, "500 echoes");
+            Await.until(() -> echoed.frameCount() == 500, "500 echoes");
             TransportStats s = t.stats();
             assertEquals(2, s.connections());
             assertEquals(500, s.framesWritten());
@@ -216,14 +220,14 @@ class DriverFeaturesKitTest {
 
             Outcomes outcomes = new Outcomes(600);
             for (int i = 0; i < 600; i++) {
-                b.write(KitFrames.frame(0, i, 200, true), outcomes.listener(i));
+                b.write(TestFrames.frame(0, i, 200, true), outcomes.listener(i));
             }
             t.close(Duration.ofSeconds(10));
             outcomes.awaitAll();
             assertTrue(outcomes.failures.isEmpty(), "accepted frames failed: " + outcomes.failures);
             assertNull(flushed.closed.get(10, TimeUnit.SECONDS), "a graceful close reports a null cause");
             assertNull(echoed.closed.get(10, TimeUnit.SECONDS), "a graceful close reports a null cause");
-            Kit.await(() -> atSink.size() == 600, Kit.seconds(30), () -> atSink.size() + " of 600 frames at the peer");
+            Await.until(() -> atSink.size() == 600, Kit.seconds(30), () -> atSink.size() + " of 600 frames at the peer");
             for (int i = 0; i < 600; i++) {
                 assertEquals(i, atSink.get(i));
             }
