@@ -7,7 +7,7 @@
 # target/. Quiet (-q) runs print nothing while tests pass, so expect several silent minutes.
 #
 # Usage: scripts/kit-controls.sh [patch-name ...]    (default: all below; needs ~/.m2 to hold transport-core
-#        and transport-bench, as after the lead's install)
+#        and transport-bench, and transport-core's test-jar, as after the lead's install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,7 +46,7 @@ build_core() {
 run_kit() {
   mvn -B -q -o -f "$work/transport-tests/pom.xml" test -Dtest="$2" -Dsurefire.failIfNoSpecifiedTests=false \
       -Dcqlnio.kit.transports=nio -Dcqlnio.storm.transports=nio -Dcqlnio.storm.frames=160000 -Dcqlnio.many.connections=300 \
-      -Dmaven.test.dependency.excludes=io.cqlnio:transport-core -Dmaven.test.additionalClasspath="$1" \
+      -Dmaven.test.dependency.excludes=io.cqlnio:transport-core:jar -Dmaven.test.additionalClasspath="$1" \
       >"$3" 2>&1
 }
 

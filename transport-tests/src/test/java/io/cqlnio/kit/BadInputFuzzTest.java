@@ -7,6 +7,10 @@ import io.cqlnio.spi.ProtocolException;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Timeout;
@@ -70,7 +74,7 @@ class BadInputFuzzTest {
     private void setUp(String name, TransportConfig.Builder config) throws Exception {
         Set<Thread> before = new HashSet<>(Thread.getAllStackTraces().keySet());
         transport = closer.add(Transports.create(name, config.loops(1).maxFrameLength(MAX_FRAME).build()));
-        KitPeer echo = closer.add(new KitPeer(0, false, KitPeer.frames(null, true)));
+        LoopbackPeer echo = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         hostile = closer.add(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
         healthy = transport.connect(echo.address(), new Recorder() {
             @Override
@@ -98,10 +102,10 @@ class BadInputFuzzTest {
     /** The healthy connection on the same loop answers 5 frames within 5 s. */
     private void assertHealthy() throws InterruptedException {
         for (int i = 0; i < 5; i++) {
-            healthy.write(KitFrames.frame(1, pinged.getAndIncrement(), 64, false), null);
+            healthy.write(TestFrames.frame(1, pinged.getAndIncrement(), 64, false), null);
         }
         int expected = pinged.get();
-        Kit.await(() -> echoes.get() == expected, Kit.seconds(5),
+        Await.until(() -> echoes.get() == expected, Kit.seconds(5),
                 () -> "the healthy connection on the same loop to answer (seed " + seed + "): " + echoes.get() + " of "
                         + expected);
         assertTrue(healthy.isOpen(), "the healthy connection closed");
@@ -188,7 +192,7 @@ class BadInputFuzzTest {
     private static byte[] validFrames(SplittableRandom random, int count) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (int i = 0; i < count; i++) {
-            ByteBuffer f = KitFrames.response(0, i, random.nextInt(3) == 0 ? random.nextInt(20_000) : random.nextInt(200));
+            ByteBuffer f = TestFrames.response(0, i, random.nextInt(3) == 0 ? random.nextInt(20_000) : random.nextInt(200));
             out.write(f.array(), 0, f.remaining());
         }
         return out.toByteArray();
@@ -246,9 +250,9 @@ class BadInputFuzzTest {
             assertHealthy();
             // (c) 2 GiB declared lengths: the codec's largest, and the first one past it
             for (int length : new int[]{Integer.MAX_VALUE - 9, Integer.MAX_VALUE, Integer.MIN_VALUE}) {
-                byte[] header = java.util.Arrays.copyOf(KitFrames.response(0, 0, 8).array(), KitFrames.HEADER);
+                byte[] header = java.util.Arrays.copyOf(TestFrames.response(0, 0, 8).array(), TestFrames.HEADER);
                 ByteBuffer.wrap(header).putInt(5, length);
-                byte[] input = new byte[KitFrames.HEADER + 4096];
+                byte[] input = new byte[TestFrames.HEADER + 4096];
                 System.arraycopy(header, 0, input, 0, header.length);
                 feed("(c) declared body length " + length, input);
             }
@@ -273,7 +277,7 @@ class BadInputFuzzTest {
     private static int offsetOfFrame(byte[] input, int index) {
         int at = 0;
         for (int i = 0; i < index; i++) {
-            at += KitFrames.HEADER + ByteBuffer.wrap(input).getInt(at + 5);
+            at += TestFrames.HEADER + ByteBuffer.wrap(input).getInt(at + 5);
         }
         return at;
     }
@@ -299,9 +303,9 @@ class BadInputFuzzTest {
             try (Socket s = hostile.accept()) {
                 Connection c = connecting.get(5, TimeUnit.SECONDS);
                 OutputStream out = s.getOutputStream();
-                ByteBuffer first = KitFrames.response(0, 0, 8);
+                ByteBuffer first = TestFrames.response(0, 0, 8);
                 first.putInt(5, declaredBody);
-                out.write(first.array(), 0, KitFrames.HEADER);
+                out.write(first.array(), 0, TestFrames.HEADER);
                 out.write(new byte[1 << 20]); // 1 MiB of the 200 MiB at once, then a trickle
                 out.flush();
                 long start = System.nanoTime();

@@ -8,6 +8,10 @@ import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 
@@ -69,7 +73,7 @@ class FaultProxyTest {
         public void onFrame(Connection connection, ByteBuffer frame) {
             try {
                 int producer = frame.getShort(frame.position() + 2);
-                int seq = KitFrames.check(frame, -1);
+                int seq = TestFrames.check(frame, -1);
                 if (seq != next[producer]) {
                     throw new AssertionError("echo of producer " + producer + ": " + seq + " where " + next[producer]
                             + " was due");
@@ -88,7 +92,7 @@ class FaultProxyTest {
     @EachTransportAndWire
     void orderAndAccountingHoldThroughFragmentationBothWays(String name, Wire wire) throws Exception {
         OrderingCheck check = new OrderingCheck(4, 1_000, 21);
-        KitPeer peer = closer.add(new KitPeer(wire, 0, false, KitPeer.frames(check, true)));
+        LoopbackPeer peer = closer.add(wire.peer(0, false, LoopbackPeer.frames(check, true)));
         FaultProxy proxy = closer.add(new FaultProxy(peer.address(), Script.clean().fragment(1, 1500),
                 Script.clean().fragment(1, 64), 22));
         EchoChecker echoes = new EchoChecker(4);
@@ -96,7 +100,7 @@ class FaultProxyTest {
         check.start(c);
         check.joinProducers(Kit.seconds(60));
         check.awaitAndAssert(c, Kit.seconds(60), peer.errors());
-        Kit.await(() -> echoes.echoed.get() == check.total() || echoes.failure != null, Kit.seconds(60),
+        Await.until(() -> echoes.echoed.get() == check.total() || echoes.failure != null, Kit.seconds(60),
                 () -> "every echo through 1..64-byte fragments: " + echoes.echoed.get() + " of " + check.total());
         if (echoes.failure != null) {
             throw new AssertionError("an inbound frame split by the proxy arrived damaged", echoes.failure);
@@ -109,7 +113,7 @@ class FaultProxyTest {
     @EachTransportAndWire
     void orderAndAccountingHoldThroughDelayStallAndThrottle(String name, Wire wire) throws Exception {
         OrderingCheck check = new OrderingCheck(4, 400, 31);
-        KitPeer peer = closer.add(new KitPeer(wire, 4096, false, KitPeer.frames(check, true)));
+        LoopbackPeer peer = closer.add(wire.peer(4096, false, LoopbackPeer.frames(check, true)));
         FaultProxy proxy = closer.add(new FaultProxy(peer.address(),
                 Script.clean().delay(1).stall(200_000, 1500).throttle(4 << 20).fragment(100, 9000),
                 Script.clean().delay(2).throttle(8 << 20), 32));
@@ -119,7 +123,7 @@ class FaultProxyTest {
         check.start(c);
         check.joinProducers(Kit.seconds(60));
         check.awaitAndAssert(c, Kit.seconds(60), peer.errors());
-        Kit.await(() -> echoes.echoed.get() == check.total() || echoes.failure != null, Kit.seconds(60),
+        Await.until(() -> echoes.echoed.get() == check.total() || echoes.failure != null, Kit.seconds(60),
                 () -> "every echo: " + echoes.echoed.get() + " of " + check.total());
         assertEquals(null, echoes.failure);
         // The stall made the connection unwritable and the throttle let it recover: both edges, once each or more.
@@ -133,7 +137,7 @@ class FaultProxyTest {
      */
     private void cutUpstream(String name, Wire wire, Cut cut, long offset) throws Exception {
         List<Integer> atPeer = new CopyOnWriteArrayList<>();
-        KitPeer peer = closer.add(new KitPeer(wire, 4096, false, KitPeer.frames((i, f) -> atPeer.add(KitFrames.check(f, 0)))));
+        LoopbackPeer peer = closer.add(wire.peer(4096, false, LoopbackPeer.frames((i, f) -> atPeer.add(TestFrames.check(f, 0)))));
         FaultProxy proxy = closer.add(new FaultProxy(peer.address(), Script.clean().fragment(1, 3000).cutAt(offset, cut),
                 Script.clean(), 41));
         Recorder handler = new Recorder();
@@ -141,12 +145,12 @@ class FaultProxyTest {
         int frames = 3000;
         Outcomes outcomes = new Outcomes(frames);
         for (int i = 0; i < frames; i++) {
-            c.write(KitFrames.frame(0, i, 1000, i % 3 == 0), outcomes.listener(i));
+            c.write(TestFrames.frame(0, i, 1000, i % 3 == 0), outcomes.listener(i));
         }
-        Kit.await(() -> proxy.cuts() == 1, "the proxy's cut at byte " + offset);
+        Await.until(() -> proxy.cuts() == 1, "the proxy's cut at byte " + offset);
         if (cut == Cut.BLACKHOLE) {
             // Nothing tells the transport: the bytes pile up. The driver's remedy is abort after its deadline.
-            Kit.await(() -> c.pendingBytes() > 1_000_000, "bytes to pile up behind the vanished peer");
+            Await.until(() -> c.pendingBytes() > 1_000_000, "bytes to pile up behind the vanished peer");
             IllegalStateException cause = new IllegalStateException("request timed out");
             c.abort(cause);
             assertSame(cause, handler.closed.get(10, TimeUnit.SECONDS));
@@ -160,9 +164,9 @@ class FaultProxyTest {
         if (cut != Cut.BLACKHOLE) {
             outcomes.failures.forEach(f -> assertInstanceOf(ConnectionClosedException.class, f, String.valueOf(f)));
         }
-        Kit.await(() -> c.pendingBytes() == 0, "pending bytes back to 0: " + c.pendingBytes());
+        Await.until(() -> c.pendingBytes() == 0, "pending bytes back to 0: " + c.pendingBytes());
         int successes = outcomes.successes();
-        Kit.await(() -> peer.sockets().stream().allMatch(java.net.Socket::isClosed) || cut == Cut.BLACKHOLE,
+        Await.until(() -> peer.sockets().stream().allMatch(java.net.Socket::isClosed) || cut == Cut.BLACKHOLE,
                 "the peer to see the end");
         assertTrue(atPeer.size() <= successes, atPeer.size() + " frames at the peer, only " + successes
                 + " reported written");
@@ -196,7 +200,7 @@ class FaultProxyTest {
         SplittableRandom random = new SplittableRandom(51);
         long total = 0;
         for (int i = 0; i < 300; i++) {
-            ByteBuffer f = KitFrames.response(0, i, KitFrames.mixedBody(random));
+            ByteBuffer f = TestFrames.response(0, i, TestFrames.mixedBody(random));
             frames.add(f);
             total += f.remaining();
         }
@@ -204,13 +208,13 @@ class FaultProxyTest {
         // Over TLS the cut counts ciphertext (handshake, record headers and tags included) and the last record
         // before it may be torn: at least the whole frames of the plaintext up to 32 KiB before the cut arrive.
         long slack = wire == Wire.TLS ? 32 * 1024 : 0;
-        KitPeer peer = closer.add(new KitPeer(wire, 0, false, (index, s) -> {
+        LoopbackPeer peer = closer.add(wire.peer(0, false, (index, s) -> {
             OutputStream out = s.getOutputStream();
             for (ByteBuffer f : frames) {
                 out.write(f.array());
             }
             out.flush();
-            KitPeer.discard().serve(index, s);
+            LoopbackPeer.discard().serve(index, s);
         }));
         FaultProxy proxy = closer.add(new FaultProxy(peer.address(), Script.clean(),
                 Script.clean().oneByte().cutAt(cutAt, Cut.HALF_CLOSE), 52));
@@ -225,7 +229,7 @@ class FaultProxyTest {
         assertTrue(delivered >= atLeast && delivered <= atMost, delivered + " frames delivered; the whole frames"
                 + " before the cut are " + (slack == 0 ? atMost : atLeast + ".." + atMost));
         for (int i = 0; i < delivered; i++) {
-            assertEquals(i, KitFrames.check(handler.frames.get(i), 0));
+            assertEquals(i, TestFrames.check(handler.frames.get(i), 0));
         }
         assertFalse(c.isOpen());
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
@@ -254,13 +258,13 @@ class FaultProxyTest {
      */
     private final class SlowReader {
         final OrderingCheck check = new OrderingCheck(8, 1_200, 61);
-        final KitPeer peer;
+        final LoopbackPeer peer;
         final FaultProxy proxy;
         final Recorder handler = new Recorder();
         final Connection c;
 
         SlowReader(String name, Script upstream) throws Exception {
-            peer = closer.add(new KitPeer(Wire.TLS, 4096, false, KitPeer.frames(check)));
+            peer = closer.add(Wire.TLS.peer(4096, false, LoopbackPeer.frames(check)));
             proxy = closer.add(new FaultProxy(peer.address(), upstream, Script.clean(), 62));
             c = transport(name, Wire.TLS, tiny()).connect(proxy.address(), handler).get(5, TimeUnit.SECONDS);
             check.start(c);

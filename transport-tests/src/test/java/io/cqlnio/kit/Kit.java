@@ -13,14 +13,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
- * What every kit test shares: the implementations under test, found through {@link Transports#names()}, and
- * waits that poll a condition against a deadline (never sleep-and-hope).
+ * What every kit test shares: the implementations under test, found through {@link Transports#names()}. The
+ * peers, frames, closer and waits are transport-core's shared test kit ({@code io.cqlnio.testkit}), the same
+ * ones core's own tests use.
  *
  * <p>System properties: {@code cqlnio.kit.transports} (comma-separated) restricts the run to those names, e.g.
  * {@code -Dcqlnio.kit.transports=nio} for a control run against a patched core; {@code cqlnio.kit.wires}
@@ -83,23 +82,6 @@ public final class Kit {
             System.err.println("kit: skipping transport '" + name + "', it cannot be created here: " + e);
             return false;
         }
-    }
-
-    /** Polls {@code condition} every millisecond until it holds, or fails after {@code timeout} naming {@code what}. */
-    public static void await(BooleanSupplier condition, Duration timeout, Supplier<String> what)
-            throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("timed out after " + timeout.toMillis() + " ms waiting for " + what.get());
-            }
-            Thread.sleep(1);
-        }
-    }
-
-    /** {@link #await(BooleanSupplier, Duration, Supplier)} with the kit's default 30 s. */
-    static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        await(condition, Duration.ofSeconds(30), () -> what);
     }
 
     /** Seconds as a {@link Duration}; reads better in waits. */

@@ -4,6 +4,9 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 
@@ -51,8 +54,8 @@ class LoopLivenessTest {
 
     private static void roundTrip(Connection c, Echoes e) throws InterruptedException {
         long before = e.count.get();
-        c.write(KitFrames.frame(0, (int) before, 16, false), null);
-        Kit.await(() -> e.count.get() > before, Kit.seconds(10), () -> "an echo on " + c);
+        c.write(TestFrames.frame(0, (int) before, 16, false), null);
+        Await.until(() -> e.count.get() > before, Kit.seconds(10), () -> "an echo on " + c);
     }
 
     @EachTransport
@@ -81,12 +84,12 @@ class LoopLivenessTest {
             };
             bad.add(r);
             Connection c = transport.connect(peer.address(), r).get(5, TimeUnit.SECONDS);
-            c.write(KitFrames.frame(0, i, 16, false), null);
-            c.write(KitFrames.frame(0, i + 1, 16, false), null);
+            c.write(TestFrames.frame(0, i, 16, false), null);
+            c.write(TestFrames.frame(0, i + 1, 16, false), null);
         }
         for (int i = 0; i < 30; i++) {
             int index = i;
-            Kit.await(() -> bad.get(index).closed.isDone(), "onClosed of throwing connection " + i);
+            Await.until(() -> bad.get(index).closed.isDone(), "onClosed of throwing connection " + i);
             assertSame(thrown.get(i), bad.get(i).closed.getNow(null));
             assertEquals(1, bad.get(i).closes.get());
         }
@@ -105,7 +108,7 @@ class LoopLivenessTest {
             @Override
             public void onFrame(Connection connection, ByteBuffer frame) {
                 super.onFrame(connection, frame);
-                if (frame.getInt(frame.position() + KitFrames.HEADER + 4) >= 1_000) {
+                if (frame.getInt(frame.position() + TestFrames.HEADER + 4) >= 1_000) {
                     blocks.incrementAndGet();
                     try {
                         Thread.sleep(100); // the documented mistake: blocking the loop thread
@@ -129,14 +132,14 @@ class LoopLivenessTest {
 
         // Ten echoes whose handling blocks 100 ms each: one second of a stalled loop.
         for (int i = 0; i < 10; i++) {
-            a.write(KitFrames.frame(0, 1_000 + i, 16, false), null);
+            a.write(TestFrames.frame(0, 1_000 + i, 16, false), null);
         }
-        Kit.await(() -> blocks.get() > 0, "the blocking handler to start blocking");
+        Await.until(() -> blocks.get() > 0, "the blocking handler to start blocking");
         long start = System.nanoTime();
         long otherTrips = 0;
         long sameTrips = 0;
         long sameStart = sameLoop.count.get();
-        c.write(KitFrames.frame(0, 0, 16, false), null); // queued behind the stall
+        c.write(TestFrames.frame(0, 0, 16, false), null); // queued behind the stall
         while (blocks.get() < 10) {
             roundTrip(b, otherLoop);
             otherTrips++;
@@ -179,10 +182,10 @@ class LoopLivenessTest {
                     for (int r = 0; r < rounds; r++) {
                         barrier.await(30, TimeUnit.SECONDS);
                         // All 64 at once: each to its own connection and all to one shared connection.
-                        connections.get(index).write(KitFrames.frame(0, r, 16, false), null);
-                        shared.write(KitFrames.frame(0, r, 16, false), null);
+                        connections.get(index).write(TestFrames.frame(0, r, 16, false), null);
+                        shared.write(TestFrames.frame(0, r, 16, false), null);
                         long want = r + 1;
-                        Kit.await(() -> handlers.get(index).count.get() >= want, Kit.seconds(10),
+                        Await.until(() -> handlers.get(index).count.get() >= want, Kit.seconds(10),
                                 () -> "echo " + want + " on connection " + index);
                     }
                 } catch (Throwable e) {
@@ -202,7 +205,7 @@ class LoopLivenessTest {
             throw new AssertionError("a wakeup was lost", failure.get());
         }
         long expected = (long) threads * rounds;
-        Kit.await(() -> sharedEchoes.count.get() == expected, Kit.seconds(10),
+        Await.until(() -> sharedEchoes.count.get() == expected, Kit.seconds(10),
                 () -> "every echo on the shared connection: " + sharedEchoes.count.get() + " of " + expected);
         for (Echoes e : handlers) {
             assertEquals(rounds, e.count.get());

@@ -6,6 +6,8 @@ import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.Timeout;
 
 import java.lang.management.ManagementFactory;
@@ -76,11 +78,11 @@ class ManyConnectionsTest {
             // Every connection exchanges frames with the peer.
             for (int round = 0; round < FRAMES_BEFORE_STALL; round++) {
                 for (int i = 0; i < connections; i++) {
-                    open.get(i).write(KitFrames.frame(1, round, 100, false), null);
+                    open.get(i).write(TestFrames.frame(1, round, 100, false), null);
                 }
             }
             long expectedEchoes = (long) connections * FRAMES_BEFORE_STALL;
-            Kit.await(() -> echoed.get() == expectedEchoes, Kit.seconds(60),
+            Await.until(() -> echoed.get() == expectedEchoes, Kit.seconds(60),
                     () -> "echoes on every connection: " + echoed.get() + " of " + expectedEchoes);
             for (int i = 0; i < connections; i++) {
                 assertEquals(FRAMES_BEFORE_STALL, handlers.get(i).frames.size(), "echoes on connection " + i);
@@ -98,19 +100,19 @@ class ManyConnectionsTest {
                 outcomes.add(o);
                 Connection c = open.get(i);
                 for (int f = 0; f < FRAMES_AFTER_STALL; f++) {
-                    c.write(KitFrames.frame(2, f, 1000, false), o.listener(f));
+                    c.write(TestFrames.frame(2, f, 1000, false), o.listener(f));
                 }
             }
             // Stuck for real: some bytes went to the kernel (so the loop did try), the rest cannot follow.
-            long accepted = FRAMES_AFTER_STALL * (KitFrames.HEADER + 1000L);
-            Kit.await(() -> open.stream().allMatch(c -> c.pendingBytes() > 0 && c.pendingBytes() < accepted),
+            long accepted = FRAMES_AFTER_STALL * (TestFrames.HEADER + 1000L);
+            Await.until(() -> open.stream().allMatch(c -> c.pendingBytes() > 0 && c.pendingBytes() < accepted),
                     Kit.seconds(60), () -> "every connection to write some and hold the rest: " + open.stream()
                             .filter(c -> c.pendingBytes() == 0 || c.pendingBytes() >= accepted).count() + " do not");
             long pending = open.stream().mapToLong(Connection::pendingBytes).sum();
 
             long killed = System.nanoTime();
             peer.kill();
-            Kit.await(() -> handlers.stream().allMatch(h -> h.closed.isDone()), Kit.seconds(60),
+            Await.until(() -> handlers.stream().allMatch(h -> h.closed.isDone()), Kit.seconds(60),
                     () -> "onClosed on every connection: " + handlers.stream().filter(h -> !h.closed.isDone()).count()
                             + " still open");
             long failed = 0;

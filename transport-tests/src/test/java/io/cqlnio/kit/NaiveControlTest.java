@@ -4,6 +4,8 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.LoopbackPeer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,12 +26,13 @@ class NaiveControlTest {
     @Test
     void theOrderingCheckCatchesTheNaiveControlTearingTheStream() throws Exception {
         OrderingCheck check = new OrderingCheck(8, 2_500, 4);
-        try (KitPeer peer = new KitPeer(4096, true, KitPeer.frames(check));
+        try (LoopbackPeer peer = new LoopbackPeer(4096, true, LoopbackPeer.frames(check));
              Transport naive = Transports.create(Kit.NAIVE, TransportConfig.builder().sendBufferSize(4096)
                      .receiveBufferSize(4096).build())) {
             Connection c = naive.connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
             check.start(c);
-            Kit.await(() -> c.stats().shortWrites() > 0 || !check.producing(), "the naive control's first short write");
+            Await.until(() -> c.stats().shortWrites() > 0 || !check.producing(),
+                    "the naive control's first short write");
             peer.release();
             check.joinProducers(Kit.seconds(30));
             AssertionError caught = assertThrows(AssertionError.class,

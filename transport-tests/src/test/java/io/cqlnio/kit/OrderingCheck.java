@@ -1,6 +1,9 @@
 package io.cqlnio.kit;
 
 import io.cqlnio.spi.Connection;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -20,10 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The kit's ordering and accounting check, shared by the compatibility kit, the fault-proxy runs and the naive
  * control: {@code producers} threads write {@code perProducer} seeded frames each (mixed sizes, the story's
  * frame among them, a quarter as multi-part, heap and direct) on one connection; the peer side (this object as a
- * {@link KitPeer.FrameSink}) checks every frame byte-exact and in per-producer order (invariant 1); every
+ * {@link LoopbackPeer.FrameSink}) checks every frame byte-exact and in per-producer order (invariant 1); every
  * listener must fire exactly once, with success, in per-producer order (invariants 2 and 6).
  */
-final class OrderingCheck implements KitPeer.FrameSink {
+final class OrderingCheck implements LoopbackPeer.FrameSink {
 
     private final int producers;
     private final int perProducer;
@@ -71,7 +74,7 @@ final class OrderingCheck implements KitPeer.FrameSink {
             if (producer < 0 || producer >= producers) {
                 throw new AssertionError("frame names producer " + producer + " (stream id): the stream is torn");
             }
-            int seq = KitFrames.check(frame, producer);
+            int seq = TestFrames.check(frame, producer);
             if (seq != nextAtPeer[producer]) {
                 throw new AssertionError("producer " + producer + ": frame " + seq + " arrived where "
                         + nextAtPeer[producer] + " was due");
@@ -111,9 +114,9 @@ final class OrderingCheck implements KitPeer.FrameSink {
         for (int seq = 0; seq < perProducer; seq++) {
             int slot = producer * perProducer + seq;
             int s = seq;
-            ByteBuffer frame = KitFrames.frame(producer, seq, KitFrames.mixedBody(random), random.nextInt(4) == 0);
+            ByteBuffer frame = TestFrames.frame(producer, seq, TestFrames.mixedBody(random), random.nextInt(4) == 0);
             if (random.nextInt(4) == 0) {
-                c.write(KitFrames.parts(frame, random), failure -> listened(producer, s, slot, failure));
+                c.write(TestFrames.parts(frame, random), failure -> listened(producer, s, slot, failure));
             } else {
                 c.write(frame, failure -> listened(producer, s, slot, failure));
             }
@@ -168,7 +171,7 @@ final class OrderingCheck implements KitPeer.FrameSink {
      * (a header it cannot parse fails there, before this sink sees a frame).
      */
     void awaitAndAssert(Connection c, Duration timeout, List<Throwable> peerErrors) throws InterruptedException {
-        Kit.await(() -> arrived.get() == total() || peerFailure != null || !peerErrors.isEmpty(), timeout,
+        Await.until(() -> arrived.get() == total() || peerFailure != null || !peerErrors.isEmpty(), timeout,
                 () -> "all " + total() + " frames at the peer: " + arrived.get() + " arrived; " + c.stats());
         if (peerFailure != null) {
             throw new AssertionError("invariant 1 broken", peerFailure);
@@ -186,9 +189,9 @@ final class OrderingCheck implements KitPeer.FrameSink {
      * order, and the pending bytes drain to 0. Failures allowed (a connection that ended fails the rest).
      */
     void awaitEveryOutcome(Connection c, Duration timeout) throws InterruptedException {
-        Kit.await(() -> listenersFired() == total(), timeout,
+        Await.until(() -> listenersFired() == total(), timeout,
                 () -> "every listener: " + listenersFired() + " of " + total() + " fired");
-        Kit.await(() -> c.pendingBytes() == 0, timeout, () -> "pending bytes drain: " + c.pendingBytes());
+        Await.until(() -> c.pendingBytes() == 0, timeout, () -> "pending bytes drain: " + c.pendingBytes());
         assertTrue(breaches.isEmpty(), "listener breaches: " + breaches.subList(0, Math.min(5, breaches.size())));
         for (int i = 0; i < fired.length(); i++) {
             assertEquals(1, fired.get(i), "listener " + i);

@@ -1,6 +1,7 @@
 package io.cqlnio.kit;
 
 import io.cqlnio.spi.WriteListener;
+import io.cqlnio.testkit.Await;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -78,7 +79,7 @@ final class Outcomes {
     }
 
     void awaitAll(Duration timeout) throws InterruptedException {
-        Kit.await(() -> count() == fired.length(), timeout,
+        Await.until(() -> count() == fired.length(), timeout,
                 () -> "every listener: " + count() + " of " + fired.length() + " fired");
     }
 

@@ -5,6 +5,10 @@ import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
 
@@ -44,7 +48,7 @@ class ReentrancyTest {
 
     @EachTransport
     void abortFromAWriteListenerFailsEveryLaterFrameOnce(String name) throws Exception {
-        KitPeer peer = closer.add(new KitPeer(4096, false, KitPeer.discard()));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, false, LoopbackPeer.discard()));
         Transport transport = closer.add(Transports.create(name, TransportConfig.builder().sendBufferSize(4096).build()));
         Recorder handler = new Recorder();
         Connection c = transport.connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
@@ -54,7 +58,7 @@ class ReentrancyTest {
         for (int i = 0; i < frames; i++) {
             int index = i;
             io.cqlnio.spi.WriteListener record = outcomes.listener(i);
-            c.write(KitFrames.frame(0, i, 500, false), failure -> {
+            c.write(TestFrames.frame(0, i, 500, false), failure -> {
                 record.onComplete(failure);
                 if (index == 10 && failure == null) {
                     c.abort(cause);
@@ -72,7 +76,7 @@ class ReentrancyTest {
 
     @EachTransport
     void closeAndWriteFromHandlersAreSafe(String name) throws Exception {
-        KitPeer peer = closer.add(new KitPeer(0, false, KitPeer.frames(null, true)));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         Transport transport = closer.add(Transports.create(name, TransportConfig.builder().build()));
         AtomicReference<Throwable> writeInOnClosed = new AtomicReference<>();
         AtomicReference<CompletableFuture<Void>> closing = new AtomicReference<>();
@@ -89,16 +93,16 @@ class ReentrancyTest {
             @Override
             public void onClosed(Connection connection, Throwable causeOrNull) {
                 super.onClosed(connection, causeOrNull);
-                connection.write(KitFrames.frame(0, 99, 8, false), writeInOnClosed::set);
+                connection.write(TestFrames.frame(0, 99, 8, false), writeInOnClosed::set);
             }
         };
         Connection c = transport.connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         for (int i = 0; i < 10; i++) {
-            c.write(KitFrames.frame(0, i, 8, false), null);
+            c.write(TestFrames.frame(0, i, 8, false), null);
         }
         assertNull(handler.closed.get(5, TimeUnit.SECONDS), "a graceful close from onFrame reports null");
         closing.get().get(5, TimeUnit.SECONDS);
-        Kit.await(() -> writeInOnClosed.get() != null, "the refusal of a write from onClosed");
+        Await.until(() -> writeInOnClosed.get() != null, "the refusal of a write from onClosed");
         assertInstanceOf(ConnectionClosedException.class, writeInOnClosed.get());
         assertEquals(1, handler.closes.get());
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
@@ -107,7 +111,7 @@ class ReentrancyTest {
     @EachTransport
     void transportCloseFromALoopThreadDoesNotDeadlock(String name) throws Exception {
         Set<Thread> before = new HashSet<>(Thread.getAllStackTraces().keySet());
-        KitPeer peer = closer.add(new KitPeer(0, false, KitPeer.frames(null, true)));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
         Transport transport = Transports.create(name, TransportConfig.builder().loops(2).build());
         CompletableFuture<Long> closedIn = new CompletableFuture<>();
         List<Recorder> handlers = new ArrayList<>();
@@ -128,14 +132,14 @@ class ReentrancyTest {
             handlers.add(r);
             connections.add(transport.connect(peer.address(), r).get(5, TimeUnit.SECONDS));
         }
-        connections.get(0).write(KitFrames.frame(0, 0, 8, false), null); // its echo closes the transport
+        connections.get(0).write(TestFrames.frame(0, 0, 8, false), null); // its echo closes the transport
         long millis = closedIn.get(20, TimeUnit.SECONDS);
         for (Recorder r : handlers) {
             r.closed.get(10, TimeUnit.SECONDS);
             assertEquals(1, r.closes.get());
             assertTrue(r.breaches.isEmpty(), r.breaches.toString());
         }
-        Kit.await(() -> TransportKitTest.newLiveThreads(before).isEmpty(), Kit.seconds(15),
+        Await.until(() -> TransportKitTest.newLiveThreads(before).isEmpty(), Kit.seconds(15),
                 () -> "threads left after Transport.close() from a loop thread (returned in " + millis + " ms): "
                         + TransportKitTest.newLiveThreads(before));
     }
@@ -146,9 +150,9 @@ class ReentrancyTest {
         int perWriter = 20_000;
         AtomicIntegerArray atPeer = new AtomicIntegerArray(writers);
         List<String> peerOrder = new CopyOnWriteArrayList<>();
-        KitPeer peer = closer.add(new KitPeer(4096, false, KitPeer.frames((i, f) -> {
+        LoopbackPeer peer = closer.add(new LoopbackPeer(4096, false, LoopbackPeer.frames((i, f) -> {
             int producer = f.getShort(2);
-            int seq = KitFrames.check(f, producer);
+            int seq = TestFrames.check(f, producer);
             if (seq != atPeer.get(producer)) {
                 peerOrder.add(producer + "/" + seq + " where " + atPeer.get(producer) + " was due");
             }
@@ -166,7 +170,7 @@ class ReentrancyTest {
             int producer = w;
             Thread t = new Thread(() -> {
                 for (int i = 0; i < perWriter; i++) {
-                    c.write(KitFrames.frame(producer, i, 100, false), o.listener(i));
+                    c.write(TestFrames.frame(producer, i, 100, false), o.listener(i));
                     written.incrementAndGet();
                 }
             }, "kit-writer-" + w);
@@ -174,7 +178,7 @@ class ReentrancyTest {
             threads.add(t);
         }
         threads.forEach(Thread::start);
-        Kit.await(() -> written.get() > writers * perWriter / 4, "writers under way");
+        Await.until(() -> written.get() > writers * perWriter / 4, "writers under way");
         CompletableFuture<Void> closed = c.close();
         for (Thread t : threads) {
             t.join(30_000);
@@ -192,7 +196,7 @@ class ReentrancyTest {
             totalSuccesses += successes;
             int producer = w;
             // A graceful close flushes everything it accepted: the peer gets exactly the frames told success.
-            Kit.await(() -> atPeer.get(producer) == successes, Kit.seconds(10),
+            Await.until(() -> atPeer.get(producer) == successes, Kit.seconds(10),
                     () -> "writer " + producer + ": " + atPeer.get(producer) + " frames at the peer, " + successes
                             + " told success");
         }

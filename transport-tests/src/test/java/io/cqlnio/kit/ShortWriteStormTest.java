@@ -5,6 +5,9 @@ import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.BufferedInputStream;
@@ -51,7 +54,7 @@ class ShortWriteStormTest {
     /** One producer's frame sizes: the story's frame 2 % of the time, else Pareto(alpha 0.8) over 1 B .. 1 MiB. */
     static int nextSize(SplittableRandom random) {
         if (random.nextInt(50) == 0) {
-            return KitFrames.STORY_FRAME;
+            return TestFrames.STORY_FRAME;
         }
         double u = 1.0 - random.nextDouble(); // (0, 1]
         double size = Math.pow(u, -1.0 / 0.8);
@@ -85,9 +88,9 @@ class ShortWriteStormTest {
         AtomicLong framesAtPeer = new AtomicLong();
         AtomicLong bytesAtPeer = new AtomicLong();
         List<Throwable> peerFailures = new CopyOnWriteArrayList<>();
-        KitPeer.Server verifier = (index, socket) -> verify(socket, perProducer, seed, peerRate, framesAtPeer,
+        LoopbackPeer.Server verifier = (index, socket) -> verify(socket, perProducer, seed, peerRate, framesAtPeer,
                 bytesAtPeer);
-        try (KitPeer peer = new KitPeer(4096, false, verifier);
+        try (LoopbackPeer peer = new LoopbackPeer(4096, false, verifier);
              Transport transport = Transports.create(name, TransportConfig.builder().sendBufferSize(4096)
                      .receiveBufferSize(4096).checkOutboundFrames(false).build())) { // raw byte frames, no CQL header
             Connection c = transport.connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
@@ -131,7 +134,7 @@ class ShortWriteStormTest {
                                 nextListener[producer] = s + 1;
                             };
                             if (size >= 2 && shapes.nextInt(4) == 0) {
-                                c.write(KitFrames.parts(frame, shapes), listener);
+                                c.write(TestFrames.parts(frame, shapes), listener);
                             } else {
                                 c.write(frame, listener);
                             }
@@ -146,7 +149,7 @@ class ShortWriteStormTest {
             }
             go.countDown();
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(6);
-            Kit.await(() -> framesAtPeer.get() == total || !peer.errors().isEmpty(),
+            Await.until(() -> framesAtPeer.get() == total || !peer.errors().isEmpty(),
                     java.time.Duration.ofNanos(deadline - System.nanoTime()),
                     () -> "every frame at the peer: " + framesAtPeer.get() + " of " + total + "; " + c.stats());
             if (!peer.errors().isEmpty()) {
@@ -156,7 +159,7 @@ class ShortWriteStormTest {
             for (Thread t : producers) {
                 t.join(TimeUnit.SECONDS.toMillis(30));
             }
-            Kit.await(() -> inFlight.availablePermits() == IN_FLIGHT_BYTES, Kit.seconds(30),
+            Await.until(() -> inFlight.availablePermits() == IN_FLIGHT_BYTES, Kit.seconds(30),
                     () -> "every listener: " + (IN_FLIGHT_BYTES - inFlight.availablePermits()) + " bytes unreported");
             long millis = Kit.millisSince(start);
             for (int i = 0; i < total; i++) {

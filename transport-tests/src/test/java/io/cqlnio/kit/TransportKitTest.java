@@ -7,6 +7,11 @@ import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.FullAcceptQueue;
+import io.cqlnio.testkit.LoopbackPeer;
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -17,8 +22,6 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -68,12 +71,13 @@ class TransportKitTest {
         return transport(name, wire.client(config));
     }
 
-    private KitPeer peer(int receiveBuffer, boolean stalled, KitPeer.Server server) throws IOException {
+    private LoopbackPeer peer(int receiveBuffer, boolean stalled, LoopbackPeer.Server server) throws IOException {
         return peer(Wire.PLAIN, receiveBuffer, stalled, server);
     }
 
-    private KitPeer peer(Wire wire, int receiveBuffer, boolean stalled, KitPeer.Server server) throws IOException {
-        return closer.add(new KitPeer(wire, receiveBuffer, stalled, server));
+    private LoopbackPeer peer(Wire wire, int receiveBuffer, boolean stalled, LoopbackPeer.Server server)
+            throws IOException {
+        return closer.add(wire.peer(receiveBuffer, stalled, server));
     }
 
     private static TransportConfig.Builder tiny() {
@@ -89,10 +93,10 @@ class TransportKitTest {
     private static Outcomes fillAgainstStalledPeer(Connection c, int frames) throws InterruptedException {
         Outcomes outcomes = new Outcomes(frames);
         for (int i = 0; i < frames; i++) {
-            c.write(KitFrames.frame(0, i, 1000, i % 2 == 0), outcomes.listener(i));
+            c.write(TestFrames.frame(0, i, 1000, i % 2 == 0), outcomes.listener(i));
         }
         long half = frames * 1009L / 2;
-        Kit.await(() -> c.pendingBytes() > half, Kit.seconds(10),
+        Await.until(() -> c.pendingBytes() > half, Kit.seconds(10),
                 () -> "more than " + half + " bytes stuck behind the stalled peer, have " + c.pendingBytes());
         return outcomes;
     }
@@ -101,7 +105,7 @@ class TransportKitTest {
 
     @EachTransportAndWire
     void connectSucceedsAndGracefulCloseReportsANullCause(String name, Wire wire) throws Exception {
-        KitPeer peer = peer(wire, 0, false, KitPeer.discard());
+        LoopbackPeer peer = peer(wire, 0, false, LoopbackPeer.discard());
         Recorder handler = new Recorder();
         Connection c = transport(name, wire, TransportConfig.builder()).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
@@ -141,45 +145,28 @@ class TransportKitTest {
         CompletableFuture<Connection> f = t.connect(InetSocketAddress.createUnresolved("no-such-host.invalid", 9042),
                 new Recorder());
         TransportException e = connectFailure(f);
-        assertTrue(e.getMessage().contains("no-such-host.invalid"), e.getMessage());
+        assertTrue(e.getMessage().contains("no-such-host.invalid") && e.getMessage().contains("unresolved"),
+                e.getMessage());
     }
 
     @EachTransport
     void connectTimesOutAgainstAFullAcceptQueue(String name) throws Exception {
-        // A listener that never accepts, its accept queue full: the kernel drops further SYNs, so the connect
-        // neither succeeds nor fails until the transport's own deadline.
-        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            List<Socket> fillers = new ArrayList<>();
-            try {
-                boolean full = false;
-                for (int i = 0; i < 16 && !full; i++) {
-                    Socket s = new Socket();
-                    fillers.add(s);
-                    try {
-                        s.connect(server.getLocalSocketAddress(), 200);
-                    } catch (SocketTimeoutException e) {
-                        full = true;
-                    }
-                }
-                Assumptions.assumeTrue(full, "this kernel never dropped a SYN: cannot provoke a connect timeout");
-                Transport t = transport(name, TransportConfig.builder().connectTimeout(Duration.ofMillis(300)));
-                long start = System.nanoTime();
-                TransportException e = connectFailure(t.connect((InetSocketAddress) server.getLocalSocketAddress(),
-                        new Recorder()));
-                long millis = Kit.millisSince(start);
-                assertTrue(e.getMessage().contains("timed out"), e.getMessage());
-                assertTrue(millis >= 250 && millis < 5000, "timed out after " + millis + " ms, configured 300");
-            } finally {
-                for (Socket s : fillers) {
-                    s.close();
-                }
-            }
+        try (FullAcceptQueue listener = new FullAcceptQueue()) {
+            // A listener that never accepts, its accept queue full: the kernel drops further SYNs, so the connect
+            // neither succeeds nor fails until the transport's own deadline.
+            Assumptions.assumeTrue(listener.isFull(), "this kernel never dropped a SYN: cannot provoke a timeout");
+            Transport t = transport(name, TransportConfig.builder().connectTimeout(Duration.ofMillis(300)));
+            long start = System.nanoTime();
+            TransportException e = connectFailure(t.connect(listener.address(), new Recorder()));
+            long millis = Kit.millisSince(start);
+            assertTrue(e.getMessage().contains("timed out after 300 ms"), e.getMessage());
+            assertTrue(millis >= 250 && millis < 5000, "timed out after " + millis + " ms, configured 300");
         }
     }
 
     @EachTransport
     void connectAfterTransportCloseFails(String name) throws Exception {
-        KitPeer peer = peer(0, false, KitPeer.discard());
+        LoopbackPeer peer = peer(0, false, LoopbackPeer.discard());
         Transport t = Transports.create(name, TransportConfig.defaults());
         t.close();
         TransportException e = connectFailure(t.connect(peer.address(), new Recorder()));
@@ -191,12 +178,12 @@ class TransportKitTest {
     @EachTransportAndWire
     void concurrentProducersFramesArriveWholeAndInOrderThroughShortWrites(String name, Wire wire) throws Exception {
         OrderingCheck check = new OrderingCheck(8, 2_500, 4);
-        KitPeer peer = peer(wire, 4096, true, KitPeer.frames(check));
+        LoopbackPeer peer = peer(wire, 4096, true, LoopbackPeer.frames(check));
         Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         check.start(c);
         // Let both kernels' buffers fill before the peer reads: every write after that is a short one.
         AtomicLong maxPending = new AtomicLong();
-        Kit.await(() -> {
+        Await.until(() -> {
             maxPending.accumulateAndGet(c.pendingBytes(), Math::max);
             return maxPending.get() > 256 * 1024 || !check.producing();
         }, "producers to pile up bytes");
@@ -210,22 +197,22 @@ class TransportKitTest {
     @EachTransportAndWire
     void multiPartFramesGoOutContiguouslyInArrayOrder(String name, Wire wire) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(wire, 4096, false, KitPeer.frames((i, f) -> received.add(f)));
+        LoopbackPeer peer = peer(wire, 4096, false, LoopbackPeer.frames((i, f) -> received.add(f)));
         Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         SplittableRandom random = new SplittableRandom(7);
         int frames = 2_000;
         Outcomes outcomes = new Outcomes(frames);
         for (int i = 0; i < frames; i++) {
-            ByteBuffer frame = KitFrames.frame(0, i, i % 100 == 0 ? KitFrames.STORY_BODY : random.nextInt(2000),
+            ByteBuffer frame = TestFrames.frame(0, i, i % 100 == 0 ? TestFrames.STORY_BODY : random.nextInt(2000),
                     random.nextBoolean());
-            c.write(KitFrames.parts(frame, random), outcomes.listener(i));
+            c.write(TestFrames.parts(frame, random), outcomes.listener(i));
         }
         // An array with only empty parts around a whole frame, and a zero-length tail part.
-        ByteBuffer last = KitFrames.frame(0, frames, 100, false);
+        ByteBuffer last = TestFrames.frame(0, frames, 100, false);
         c.write(new ByteBuffer[]{ByteBuffer.allocate(0), last, ByteBuffer.allocate(0)}, null);
-        Kit.await(() -> received.size() == frames + 1, "every frame at the peer: " + received.size());
+        Await.until(() -> received.size() == frames + 1, "every frame at the peer: " + received.size());
         for (int i = 0; i <= frames; i++) {
-            assertEquals(i, KitFrames.check(received.get(i), 0), "frame " + i);
+            assertEquals(i, TestFrames.check(received.get(i), 0), "frame " + i);
         }
         outcomes.awaitAll();
         outcomes.assertExactlyOnceSuccessesFirst();
@@ -235,14 +222,14 @@ class TransportKitTest {
     @EachTransportAndWire
     void gracefulCloseFlushesWhatWasAcceptedAndRefusesTheRest(String name, Wire wire) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(wire, 4096, true, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
+        LoopbackPeer peer = peer(wire, 4096, true, LoopbackPeer.frames((i, f) -> received.add(TestFrames.check(f, 0))));
         Recorder handler = new Recorder();
         Connection c = transport(name, wire, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 500);
 
         CompletableFuture<Void> closed = c.close();
         AtomicReference<Throwable> refused = new AtomicReference<>();
-        c.write(KitFrames.frame(0, 9999, 8, false), refused::set);
+        c.write(TestFrames.frame(0, 9999, 8, false), refused::set);
         // The WriteListener contract: a write refused because the connection is closed is told before write returns.
         assertInstanceOf(ConnectionClosedException.class, refused.get());
         assertFalse(closed.isDone(), "closed before the accepted frames were flushed");
@@ -253,17 +240,20 @@ class TransportKitTest {
         outcomes.awaitAll();
         outcomes.assertExactlyOnceSuccessesFirst();
         assertTrue(outcomes.failures.isEmpty(), "accepted frames failed: " + outcomes.failures);
-        Kit.await(() -> received.size() == 500, "all 500 frames at the peer: " + received.size());
+        Await.until(() -> received.size() == 500, "all 500 frames at the peer: " + received.size());
         for (int i = 0; i < 500; i++) {
             assertEquals(i, received.get(i));
         }
         assertEquals(1, handler.closes.get());
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
+        // The peer saw the stream end after the last frame, not in the middle of one and not by a reset.
+        Await.until(() -> peer.cleanEnds() == 1 || !peer.errors().isEmpty(), "the peer to see the end");
+        assertEquals(List.of(), peer.errors());
     }
 
     @EachTransportAndWire
     void abortFailsEveryUnwrittenFrameOnceWithTheCause(String name, Wire wire) throws Exception {
-        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
+        LoopbackPeer peer = peer(wire, 4096, true, LoopbackPeer.discard());
         Recorder handler = new Recorder();
         Connection c = transport(name, wire, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
@@ -276,10 +266,10 @@ class TransportKitTest {
         outcomes.assertExactlyOnceSuccessesFirst();
         assertFalse(outcomes.failures.isEmpty(), "nothing was pending at the abort");
         outcomes.failures.forEach(f -> assertSame(cause, f, "unwritten frames fail with the abort cause"));
-        Kit.await(() -> c.pendingBytes() == 0, "pendingBytes back to 0: " + c.pendingBytes());
+        Await.until(() -> c.pendingBytes() == 0, "pendingBytes back to 0: " + c.pendingBytes());
         c.abort(new IllegalStateException("again")); // no-op once closed
         AtomicReference<Throwable> refused = new AtomicReference<>();
-        c.write(KitFrames.frame(0, 9999, 8, false), refused::set);
+        c.write(TestFrames.frame(0, 9999, 8, false), refused::set);
         assertInstanceOf(ConnectionClosedException.class, refused.get());
         assertEquals(1, handler.closes.get());
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
@@ -287,11 +277,11 @@ class TransportKitTest {
 
     @EachTransportAndWire
     void peerResetFailsEveryUnwrittenFrameOnce(String name, Wire wire) throws Exception {
-        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
+        LoopbackPeer peer = peer(wire, 4096, true, LoopbackPeer.discard());
         Recorder handler = new Recorder();
         Connection c = transport(name, wire, tiny()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = fillAgainstStalledPeer(c, 2000);
-        Kit.await(() -> !peer.sockets().isEmpty(), "peer accepted");
+        Await.until(() -> !peer.sockets().isEmpty(), "peer accepted");
 
         peer.resetAll();
         Throwable cause = handler.closed.get(10, TimeUnit.SECONDS);
@@ -300,7 +290,7 @@ class TransportKitTest {
         outcomes.assertExactlyOnceSuccessesFirst();
         assertFalse(outcomes.failures.isEmpty());
         outcomes.failures.forEach(f -> assertInstanceOf(ConnectionClosedException.class, f, String.valueOf(f)));
-        Kit.await(() -> c.pendingBytes() == 0, "pendingBytes back to 0: " + c.pendingBytes());
+        Await.until(() -> c.pendingBytes() == 0, "pendingBytes back to 0: " + c.pendingBytes());
         assertFalse(c.isOpen());
         assertEquals(1, handler.closes.get());
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
@@ -310,27 +300,27 @@ class TransportKitTest {
     void peerEofClosesWithANonNullCause(String name) throws Exception {
         // The peer ends its output once it has read the client's first frame: the connection is surely handed out
         // by then (see the next test for a peer that closes at once).
-        KitPeer peer = peer(0, false, (i, s) -> {
-            s.getInputStream().readNBytes(KitFrames.HEADER + 8);
+        LoopbackPeer peer = peer(0, false, (i, s) -> {
+            s.getInputStream().readNBytes(TestFrames.HEADER + 8);
             s.shutdownOutput();
-            KitPeer.discard().serve(i, s);
+            LoopbackPeer.discard().serve(i, s);
         });
         Recorder handler = new Recorder();
         Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
-        c.write(KitFrames.frame(0, 0, 8, false), null);
+        c.write(TestFrames.frame(0, 0, 8, false), null);
         Throwable cause = handler.closed.get(10, TimeUnit.SECONDS);
         assertNotNull(cause, "invariant 6: the peer's EOF gives a non-null cause");
         assertFalse(c.isOpen());
         AtomicReference<Throwable> refused = new AtomicReference<>();
-        c.write(KitFrames.frame(0, 0, 8, false), refused::set);
-        Kit.await(() -> refused.get() != null, "the refused write's listener");
+        c.write(TestFrames.frame(0, 0, 8, false), refused::set);
+        Await.until(() -> refused.get() != null, "the refused write's listener");
         assertInstanceOf(ConnectionClosedException.class, refused.get());
     }
 
     @EachTransport
     void aPeerThatClosesAtOnceGivesOneOfTwoDocumentedOutcomes(String name) throws Exception {
-        KitPeer peer = peer(0, false, (i, s) -> s.shutdownOutput());
+        LoopbackPeer peer = peer(0, false, (i, s) -> s.shutdownOutput());
         Transport transport = transport(name, TransportConfig.builder());
         for (int round = 0; round < 20; round++) {
             Recorder handler = new Recorder();
@@ -361,7 +351,7 @@ class TransportKitTest {
     void transportCloseFailsPendingFramesIsIdempotentAndLeavesNoThreadBehind(String name, Wire wire) throws Exception {
         TransportConfig config = wire.client(tiny().loops(2)).build(); // before the snapshot: keytool's threads
         Set<Thread> before = new HashSet<>(Thread.getAllStackTraces().keySet());
-        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
+        LoopbackPeer peer = peer(wire, 4096, true, LoopbackPeer.discard());
         Transport transport = Transports.create(name, config);
         Recorder h1 = new Recorder();
         Recorder h2 = new Recorder();
@@ -379,12 +369,12 @@ class TransportKitTest {
         o1.failures.forEach(f -> assertInstanceOf(ConnectionClosedException.class, f, String.valueOf(f)));
         assertInstanceOf(ConnectionClosedException.class, h1.closed.get(5, TimeUnit.SECONDS));
         assertInstanceOf(ConnectionClosedException.class, h2.closed.get(5, TimeUnit.SECONDS));
-        Kit.await(() -> c1.pendingBytes() + c2.pendingBytes() == 0, "pending bytes back to 0");
+        Await.until(() -> c1.pendingBytes() + c2.pendingBytes() == 0, "pending bytes back to 0");
         AtomicReference<Throwable> late = new AtomicReference<>();
-        c1.write(KitFrames.frame(0, 0, 8, false), late::set);
-        Kit.await(() -> late.get() != null, "the late write's listener");
+        c1.write(TestFrames.frame(0, 0, 8, false), late::set);
+        Await.until(() -> late.get() != null, "the late write's listener");
         assertInstanceOf(ConnectionClosedException.class, late.get());
-        Kit.await(() -> newLiveThreads(before).isEmpty(), Kit.seconds(10),
+        Await.until(() -> newLiveThreads(before).isEmpty(), Kit.seconds(10),
                 () -> "threads left behind by Transport.close(): " + newLiveThreads(before));
     }
 
@@ -401,37 +391,37 @@ class TransportKitTest {
 
     @EachTransport
     void writeAfterCloseIsRefusedOnTheCallingThread(String name) throws Exception {
-        KitPeer peer = peer(0, false, KitPeer.discard());
+        LoopbackPeer peer = peer(0, false, LoopbackPeer.discard());
         Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
                 .get(5, TimeUnit.SECONDS);
         c.close().get(5, TimeUnit.SECONDS);
         AtomicReference<Thread> on = new AtomicReference<>();
         AtomicReference<Throwable> refused = new AtomicReference<>();
-        c.write(KitFrames.frame(0, 0, 8, false), failure -> {
+        c.write(TestFrames.frame(0, 0, 8, false), failure -> {
             on.set(Thread.currentThread());
             refused.set(failure);
         });
         assertSame(Thread.currentThread(), on.get(), "a refused write is told on the calling thread, before write returns");
         assertInstanceOf(ConnectionClosedException.class, refused.get());
-        c.write(new ByteBuffer[]{KitFrames.frame(0, 1, 8, false)}, refused::set);
+        c.write(new ByteBuffer[]{TestFrames.frame(0, 1, 8, false)}, refused::set);
         assertInstanceOf(ConnectionClosedException.class, refused.get());
         ExecutionException e = assertThrows(ExecutionException.class,
-                () -> c.write(KitFrames.frame(0, 2, 8, false)).get(5, TimeUnit.SECONDS));
+                () -> c.write(TestFrames.frame(0, 2, 8, false)).get(5, TimeUnit.SECONDS));
         assertInstanceOf(ConnectionClosedException.class, e.getCause());
     }
 
     @EachTransport
     void aThrowingWriteListenerIsIgnored(String name) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        LoopbackPeer peer = peer(0, false, LoopbackPeer.frames((i, f) -> received.add(f)));
         Recorder handler = new Recorder();
         Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
-        c.write(KitFrames.frame(0, 0, 8, false), failure -> {
+        c.write(TestFrames.frame(0, 0, 8, false), failure -> {
             throw new IllegalStateException("listener bug");
         });
-        c.write(KitFrames.frame(0, 1, 8, false)).get(5, TimeUnit.SECONDS);
-        Kit.await(() -> received.size() == 2, "both frames at the peer");
+        c.write(TestFrames.frame(0, 1, 8, false)).get(5, TimeUnit.SECONDS);
+        Await.until(() -> received.size() == 2, "both frames at the peer");
         assertTrue(c.isOpen(), "a listener's exception must not close the connection");
         assertEquals(0, handler.closes.get());
     }
@@ -439,8 +429,8 @@ class TransportKitTest {
     @EachTransport
     void aCancelledConnectLeavesNoConnectionBehind(String name) throws Exception {
         List<Boolean> ended = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(0, false, (i, s) -> {
-            KitPeer.discard().serve(i, s);
+        LoopbackPeer peer = peer(0, false, (i, s) -> {
+            LoopbackPeer.discard().serve(i, s);
             ended.add(true); // the transport closed its side
         });
         Transport t = transport(name, TransportConfig.builder());
@@ -450,7 +440,7 @@ class TransportKitTest {
         if (f.isCancelled()) {
             // Whether the connect got as far as the peer or not, nothing may be left open, and the handler
             // of a connection never handed out hears nothing.
-            Kit.await(() -> peer.sockets().size() == ended.size(), "every accepted socket closed by the transport");
+            Await.until(() -> peer.sockets().size() == ended.size(), "every accepted socket closed by the transport");
             Thread.sleep(100); // a late callback would show within this; nothing to wait for otherwise
             assertEquals(List.of(), handler.events, "callbacks on a connection never handed out");
         }
@@ -459,12 +449,12 @@ class TransportKitTest {
     @EachTransport
     void writesExactlyPositionToLimitOfAnyBufferKind(String name) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        LoopbackPeer peer = peer(0, false, LoopbackPeer.frames((i, f) -> received.add(f)));
         Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), new Recorder())
                 .get(5, TimeUnit.SECONDS);
         List<ByteBuffer> sent = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
-            ByteBuffer frame = KitFrames.frame(0, i, 1000, i % 2 == 1);
+            ByteBuffer frame = TestFrames.frame(0, i, 1000, i % 2 == 1);
             sent.add(frame.duplicate());
             ByteBuffer padded = (i % 2 == 1 ? ByteBuffer.allocateDirect(frame.remaining() + 10)
                     : ByteBuffer.allocate(frame.remaining() + 10));
@@ -478,7 +468,7 @@ class TransportKitTest {
             };
             c.write(toWrite).get(5, TimeUnit.SECONDS);
         }
-        Kit.await(() -> received.size() == 4, "4 frames at the peer: " + received.size());
+        Await.until(() -> received.size() == 4, "4 frames at the peer: " + received.size());
         for (int i = 0; i < 4; i++) {
             assertEquals(sent.get(i), received.get(i), "frame " + i);
         }
@@ -487,38 +477,39 @@ class TransportKitTest {
     @EachTransport
     void emptyFramesSucceedInOrderAndPutNothingOnTheWire(String name) throws Exception {
         List<ByteBuffer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(0, false, KitPeer.frames((i, f) -> received.add(f)));
+        LoopbackPeer peer = peer(0, false, LoopbackPeer.frames((i, f) -> received.add(f)));
         // Empty frames are no CQL frames: the outbound check would refuse them, and this is about the transport.
         Connection c = transport(name, TransportConfig.builder().checkOutboundFrames(false))
                 .connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         Outcomes outcomes = new Outcomes(6);
-        c.write(KitFrames.frame(0, 0, 8, false), outcomes.listener(0));
+        c.write(TestFrames.frame(0, 0, 8, false), outcomes.listener(0));
         c.write(ByteBuffer.allocate(0), outcomes.listener(1));
         c.write(new ByteBuffer[0], outcomes.listener(2));
         c.write(new ByteBuffer[]{ByteBuffer.allocateDirect(0), ByteBuffer.allocate(0)}, outcomes.listener(3));
-        c.write(KitFrames.frame(0, 1, 8, false), outcomes.listener(4));
+        c.write(TestFrames.frame(0, 1, 8, false), outcomes.listener(4));
         c.write(ByteBuffer.allocate(0), outcomes.listener(5));
         outcomes.awaitAll();
         outcomes.assertExactlyOnceSuccessesFirst();
         assertTrue(outcomes.failures.isEmpty(), outcomes.failures.toString());
-        Kit.await(() -> received.size() == 2, "both real frames at the peer");
-        assertEquals(0, KitFrames.check(received.get(0), 0));
-        assertEquals(1, KitFrames.check(received.get(1), 0));
+        Await.until(() -> received.size() == 2, "both real frames at the peer");
+        assertEquals(0, TestFrames.check(received.get(0), 0));
+        assertEquals(1, TestFrames.check(received.get(1), 0));
     }
 
     @EachTransportAndWire
     void aBufferMayBeReusedOnceItsListenerSaidSuccess(String name, Wire wire) throws Exception {
         List<Integer> received = new CopyOnWriteArrayList<>();
-        KitPeer peer = peer(wire, 4096, false, KitPeer.frames((i, f) -> received.add(KitFrames.check(f, 0))));
+        LoopbackPeer peer = peer(wire, 4096, false,
+                LoopbackPeer.frames((i, f) -> received.add(TestFrames.check(f, 0))));
         Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
-        ByteBuffer pooled = ByteBuffer.allocateDirect(KitFrames.HEADER + KitFrames.STORY_BODY);
+        ByteBuffer pooled = ByteBuffer.allocateDirect(TestFrames.HEADER + TestFrames.STORY_BODY);
         for (int i = 0; i < 200; i++) {
             // The driver's pattern: one buffer, refilled as soon as the transport is done with it.
             pooled.clear();
-            pooled.put(KitFrames.frame(0, i, KitFrames.STORY_BODY, false)).flip();
+            pooled.put(TestFrames.frame(0, i, TestFrames.STORY_BODY, false)).flip();
             c.write(pooled).get(5, TimeUnit.SECONDS);
         }
-        Kit.await(() -> received.size() == 200, "200 frames at the peer: " + received.size());
+        Await.until(() -> received.size() == 200, "200 frames at the peer: " + received.size());
         for (int i = 0; i < 200; i++) {
             assertEquals(i, received.get(i));
         }
@@ -527,11 +518,11 @@ class TransportKitTest {
     @EachTransport
     void aFrameOfExactlyMaxFrameLengthIsDeliveredOneByteMoreIsNot(String name) throws Exception {
         int max = 4096;
-        byte[] exact = KitFrames.response(0, 1, max - KitFrames.HEADER).array();
-        byte[] over = KitFrames.response(0, 2, max - KitFrames.HEADER + 1).array();
+        byte[] exact = TestFrames.response(0, 1, max - TestFrames.HEADER).array();
+        byte[] over = TestFrames.response(0, 2, max - TestFrames.HEADER + 1).array();
         byte[] both = java.util.Arrays.copyOf(exact, exact.length + over.length);
         System.arraycopy(over, 0, both, exact.length, over.length);
-        KitPeer peer = peer(0, false, goodThenBad(both));
+        LoopbackPeer peer = peer(0, false, goodThenBad(both));
         Recorder handler = new Recorder();
         transport(name, TransportConfig.builder().maxFrameLength(max)).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
@@ -540,14 +531,14 @@ class TransportKitTest {
         assertTrue(cause.getMessage().contains(String.valueOf(max + 1)), cause.getMessage());
         assertEquals(2, handler.frames.size(), "the small frame and the one of exactly maxFrameLength");
         assertEquals(max, handler.frames.get(1).remaining());
-        assertEquals(1, KitFrames.check(handler.frames.get(1), 0));
+        assertEquals(1, TestFrames.check(handler.frames.get(1), 0));
     }
 
     // ------------------------------------------------------------------------------------------- writability
 
     @EachTransportAndWire
     void writabilityFlipsOnceEachWayAcrossTheWatermarks(String name, Wire wire) throws Exception {
-        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
+        LoopbackPeer peer = peer(wire, 4096, true, LoopbackPeer.discard());
         Recorder handler = new Recorder();
         Connection c = transport(name, wire, tiny().writeHighWatermark(64 * 1024).writeLowWatermark(16 * 1024))
                 .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
@@ -557,20 +548,20 @@ class TransportKitTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (c.isWritable()) {
             assertTrue(System.nanoTime() < deadline, "never became unwritable; pending " + c.pendingBytes());
-            c.write(KitFrames.frame(0, written++, 1000, true), null);
+            c.write(TestFrames.frame(0, written++, 1000, true), null);
             if (written % 64 == 0) {
                 Thread.sleep(1);
             }
         }
         // Not "> high watermark": the loop may hand more bytes to the kernel between the two reads.
         assertTrue(c.pendingBytes() > 16 * 1024, "unwritable at " + c.pendingBytes() + " pending bytes");
-        Kit.await(() -> handler.events.contains(false), "onWritabilityChanged(false)");
+        Await.until(() -> handler.events.contains(false), "onWritabilityChanged(false)");
         for (int i = 0; i < 50; i++) {
-            c.write(KitFrames.frame(0, written++, 1000, true), null); // still accepted while unwritable
+            c.write(TestFrames.frame(0, written++, 1000, true), null); // still accepted while unwritable
         }
         peer.release();
-        Kit.await(() -> handler.events.contains(true), "onWritabilityChanged(true)");
-        Kit.await(() -> c.pendingBytes() == 0, "drain: " + c.pendingBytes());
+        Await.until(() -> handler.events.contains(true), "onWritabilityChanged(true)");
+        Await.until(() -> c.pendingBytes() == 0, "drain: " + c.pendingBytes());
         assertEquals(List.of(false, true), handler.events);
         assertTrue(c.isWritable());
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
@@ -578,13 +569,13 @@ class TransportKitTest {
 
     @EachTransport
     void isWritableTurnsFalseAsSoonAsPendingBytesPassTheHighWatermark(String name) throws Exception {
-        KitPeer peer = peer(4096, true, KitPeer.discard());
+        LoopbackPeer peer = peer(4096, true, LoopbackPeer.discard());
         long high = 64 * 1024;
         Connection c = transport(name, tiny().writeHighWatermark(high).writeLowWatermark(16 * 1024))
                 .connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         long worst = 0; // the most bytes pending while isWritable() still said true
         for (int i = 0; i < 1000; i++) {
-            c.write(KitFrames.frame(0, i, 1000, false), null);
+            c.write(TestFrames.frame(0, i, 1000, false), null);
             long pending = c.pendingBytes();
             if (c.isWritable()) {
                 worst = Math.max(worst, pending);
@@ -596,7 +587,7 @@ class TransportKitTest {
             // Legitimate difference, by design of the Netty baseline (the Java driver's write coalescer): a frame
             // counts against Netty's watermark only once the loop hands it to channel.write, so a burst from one
             // thread runs ahead of isWritable() by whatever the loop has not drained yet. Advisory either way.
-            Kit.await(() -> !c.isWritable(), "netty to catch up and report unwritable");
+            Await.until(() -> !c.isWritable(), "netty to catch up and report unwritable");
         } else {
             // Ours counts a frame the moment write() accepts it.
             assertTrue(worst <= high + 1009, "isWritable() was still true at " + worst + " pending bytes");
@@ -605,7 +596,7 @@ class TransportKitTest {
 
     @EachTransportAndWire
     void pendingBytesNeverExceedTheBytesAccepted(String name, Wire wire) throws Exception {
-        KitPeer peer = peer(wire, 4096, true, KitPeer.discard());
+        LoopbackPeer peer = peer(wire, 4096, true, LoopbackPeer.discard());
         Connection c = transport(name, wire, tiny()).connect(peer.address(), new Recorder()).get(5, TimeUnit.SECONDS);
         int frames = 2000;
         long accepted = 0;
@@ -614,7 +605,7 @@ class TransportKitTest {
         // frames move from one to the other. Ours counts exactly the bytes accepted and not yet written.
         long slackPerFrame = name.startsWith("netty") ? 128 : 0;
         for (int i = 0; i < frames; i++) {
-            ByteBuffer f = KitFrames.frame(0, i, 91, false); // 100 bytes
+            ByteBuffer f = TestFrames.frame(0, i, 91, false); // 100 bytes
             accepted += f.remaining();
             c.write(f, null);
             long pending = c.pendingBytes();
@@ -622,7 +613,7 @@ class TransportKitTest {
                     + " bytes accepted so far");
         }
         long want = accepted / 2;
-        Kit.await(() -> c.pendingBytes() > want, "frames stuck behind the stalled peer");
+        Await.until(() -> c.pendingBytes() > want, "frames stuck behind the stalled peer");
         long pending = c.pendingBytes();
         System.out.printf("pending[%s]: %,d bytes pending of %,d accepted%n", name, pending, accepted);
         assertTrue(pending <= accepted + slackPerFrame * frames, "pendingBytes() " + pending + " > " + accepted
@@ -632,7 +623,7 @@ class TransportKitTest {
     // ------------------------------------------------------------------------------------------- reads
 
     /** A server that sends the given response frames in seeded random chunks, the first few a byte at a time. */
-    private static KitPeer.Server sendsInChunks(List<ByteBuffer> frames, long seed, int byteByByteFrames) {
+    private static LoopbackPeer.Server sendsInChunks(List<ByteBuffer> frames, long seed, int byteByByteFrames) {
         return (index, s) -> {
             s.setTcpNoDelay(true);
             OutputStream out = s.getOutputStream();
@@ -648,14 +639,14 @@ class TransportKitTest {
                     at += n;
                 }
             }
-            KitPeer.discard().serve(index, s);
+            LoopbackPeer.discard().serve(index, s);
         };
     }
 
     private static void assertFramesInOrder(Recorder handler, int count) {
         assertEquals(count, handler.frames.size());
         for (int i = 0; i < count; i++) {
-            assertEquals(i, KitFrames.check(handler.frames.get(i), 0), "frame " + i);
+            assertEquals(i, TestFrames.check(handler.frames.get(i), 0), "frame " + i);
         }
         assertTrue(handler.breaches.isEmpty(), handler.breaches.toString());
     }
@@ -665,46 +656,46 @@ class TransportKitTest {
         SplittableRandom sizes = new SplittableRandom(11);
         List<ByteBuffer> frames = new ArrayList<>();
         for (int i = 0; i < 400; i++) {
-            frames.add(KitFrames.response(0, i, KitFrames.mixedBody(sizes)));
+            frames.add(TestFrames.response(0, i, TestFrames.mixedBody(sizes)));
         }
-        KitPeer peer = peer(wire, 0, false, sendsInChunks(frames, 12, 3));
+        LoopbackPeer peer = peer(wire, 0, false, sendsInChunks(frames, 12, 3));
         Recorder handler = new Recorder();
         transport(name, wire, TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
-        Kit.await(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
+        Await.until(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
         assertFramesInOrder(handler, frames.size());
     }
 
     @EachTransportAndWire
     void framesLargerThanTheReadBufferArriveWhole(String name, Wire wire) throws Exception {
         List<ByteBuffer> frames = new ArrayList<>();
-        int[] bodies = {8, 100, 10_000, KitFrames.STORY_BODY, 1 << 20, 8, 8 << 20, 55};
+        int[] bodies = {8, 100, 10_000, TestFrames.STORY_BODY, 1 << 20, 8, 8 << 20, 55};
         for (int i = 0; i < bodies.length; i++) {
-            frames.add(KitFrames.response(0, i, bodies[i]));
+            frames.add(TestFrames.response(0, i, bodies[i]));
         }
-        KitPeer peer = peer(wire, 0, false, sendsInChunks(frames, 13, 1));
+        LoopbackPeer peer = peer(wire, 0, false, sendsInChunks(frames, 13, 1));
         Recorder handler = new Recorder();
         transport(name, wire, TransportConfig.builder().readBufferSize(64)).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
-        Kit.await(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
+        Await.until(() -> handler.frames.size() == frames.size(), "all frames: " + handler.frames.size());
         assertFramesInOrder(handler, frames.size());
     }
 
     /** A server that sends one good response frame, then {@code bad}, then keeps the connection open. */
-    private static KitPeer.Server goodThenBad(byte[] bad) {
+    private static LoopbackPeer.Server goodThenBad(byte[] bad) {
         return (index, s) -> {
             OutputStream out = s.getOutputStream();
-            out.write(KitFrames.response(0, 0, 8).array());
+            out.write(TestFrames.response(0, 0, 8).array());
             out.write(bad);
             out.flush();
-            KitPeer.discard().serve(index, s);
+            LoopbackPeer.discard().serve(index, s);
         };
     }
 
     @EachTransport
     void aDeclaredLengthAboveMaxFrameLengthClosesWithAProtocolExceptionNamingIt(String name) throws Exception {
-        byte[] header = KitFrames.response(0, 1, 8).array();
+        byte[] header = TestFrames.response(0, 1, 8).array();
         ByteBuffer.wrap(header).putInt(5, 2000); // declares 2,009 bytes in all; the body never comes
-        KitPeer peer = peer(0, false, goodThenBad(java.util.Arrays.copyOf(header, KitFrames.HEADER)));
+        LoopbackPeer peer = peer(0, false, goodThenBad(java.util.Arrays.copyOf(header, TestFrames.HEADER)));
         Recorder handler = new Recorder();
         Connection c = transport(name, TransportConfig.builder().maxFrameLength(1024))
                 .connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
@@ -717,9 +708,9 @@ class TransportKitTest {
 
     @EachTransport
     void aBadVersionByteClosesWithAProtocolExceptionNamingIt(String name) throws Exception {
-        byte[] bad = KitFrames.response(0, 1, 8).array();
+        byte[] bad = TestFrames.response(0, 1, 8).array();
         bad[0] = 0x5f; // the story's byte
-        KitPeer peer = peer(0, false, goodThenBad(bad));
+        LoopbackPeer peer = peer(0, false, goodThenBad(bad));
         Recorder handler = new Recorder();
         Connection c = transport(name, TransportConfig.builder()).connect(peer.address(), handler)
                 .get(5, TimeUnit.SECONDS);
@@ -732,9 +723,9 @@ class TransportKitTest {
 
     @EachTransport
     void aNegativeDeclaredLengthClosesWithAProtocolException(String name) throws Exception {
-        byte[] bad = KitFrames.response(0, 1, 8).array();
+        byte[] bad = TestFrames.response(0, 1, 8).array();
         ByteBuffer.wrap(bad).putInt(5, -7);
-        KitPeer peer = peer(0, false, goodThenBad(bad));
+        LoopbackPeer peer = peer(0, false, goodThenBad(bad));
         Recorder handler = new Recorder();
         transport(name, TransportConfig.builder()).connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
         Throwable cause = handler.closed.get(5, TimeUnit.SECONDS);
@@ -747,7 +738,7 @@ class TransportKitTest {
 
     @EachTransport
     void aThrowingHandlerClosesOnlyItsOwnConnection(String name) throws Exception {
-        KitPeer peer = peer(0, false, KitPeer.frames(null, true));
+        LoopbackPeer peer = peer(0, false, LoopbackPeer.frames(null, true));
         Transport transport = transport(name, TransportConfig.builder().loops(1));
         RuntimeException boom = new RuntimeException("handler bug");
         Recorder bad = new Recorder() {
@@ -766,13 +757,13 @@ class TransportKitTest {
         };
         Connection a = transport.connect(peer.address(), bad).get(5, TimeUnit.SECONDS);
         Connection b = transport.connect(peer.address(), good).get(5, TimeUnit.SECONDS);
-        a.write(KitFrames.frame(0, 0, 8, false));
-        a.write(KitFrames.frame(0, 1, 8, false));
+        a.write(TestFrames.frame(0, 0, 8, false));
+        a.write(TestFrames.frame(0, 1, 8, false));
         assertSame(boom, bad.closed.get(5, TimeUnit.SECONDS), "onClosed gets the handler's exception");
         for (int i = 0; i < 100; i++) {
-            b.write(KitFrames.frame(1, i, 8, false)).get(5, TimeUnit.SECONDS);
+            b.write(TestFrames.frame(1, i, 8, false)).get(5, TimeUnit.SECONDS);
         }
-        Kit.await(() -> echoes.get() == 100, "100 echoes on the healthy connection: " + echoes.get());
+        Await.until(() -> echoes.get() == 100, "100 echoes on the healthy connection: " + echoes.get());
         assertTrue(b.isOpen());
         assertFalse(a.isOpen());
         assertEquals(1, bad.frameCount(), "a frame reached the handler after it threw");

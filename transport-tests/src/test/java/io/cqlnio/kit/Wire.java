@@ -3,12 +3,14 @@ package io.cqlnio.kit;
 import io.cqlnio.bench.tls.TestCertificates;
 import io.cqlnio.spi.TlsConfig;
 import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.testkit.LoopbackPeer;
 
 import javax.net.ssl.SSLContext;
+import java.io.IOException;
 
 /**
  * How a kit test's bytes travel between the transport and its peer: as they are, or inside TLS. Over
- * {@link #TLS} the peer terminates TLS itself ({@link KitPeer}), so whatever sits between the two (the
+ * {@link #TLS} the peer terminates TLS itself ({@link LoopbackPeer}), so whatever sits between the two (the
  * {@link FaultProxy}, the kernels' buffers) carries ciphertext: a short write, a fragment or a cut lands in the
  * middle of a TLS record, not of a frame.
  */
@@ -24,6 +26,11 @@ enum Wire {
     /** The context the peer's side serves with, or {@code null} in the clear. */
     SSLContext server() {
         return this == TLS ? Contexts.SERVER : null;
+    }
+
+    /** A peer on this wire: in the clear, or a TLS server with the kit's test certificate. */
+    LoopbackPeer peer(int receiveBuffer, boolean stalled, LoopbackPeer.Server serve) throws IOException {
+        return new LoopbackPeer(receiveBuffer, stalled, 50, server(), serve);
     }
 
     /** Made on first use only: plaintext runs never pay for keytool. */

@@ -3,7 +3,6 @@ package io.cqlnio.tls;
 import io.cqlnio.bench.tls.TestCertificates;
 import io.cqlnio.kit.EachTransport;
 import io.cqlnio.kit.Kit;
-import io.cqlnio.kit.KitPeer;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.TlsConfig;
@@ -11,6 +10,8 @@ import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.Transports;
+import io.cqlnio.testkit.Await;
+import io.cqlnio.testkit.LoopbackPeer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
@@ -87,13 +88,13 @@ class TlsHandshakeFailureTest {
         return transport(name, tls, Duration.ofSeconds(10));
     }
 
-    private KitPeer server(SSLContext tls, KitPeer.Server serve) throws IOException {
-        return open(new KitPeer(0, false, 50, tls, serve));
+    private LoopbackPeer server(SSLContext tls, LoopbackPeer.Server serve) throws IOException {
+        return open(new LoopbackPeer(0, false, 50, tls, serve));
     }
 
     /** A TLS server that echoes every frame back as a response. */
-    private KitPeer goodServer() throws IOException {
-        return server(pki.serverContext(), KitPeer.frames(null, true));
+    private LoopbackPeer goodServer() throws IOException {
+        return server(pki.serverContext(), LoopbackPeer.frames(null, true));
     }
 
     /** Records every callback: a connection that was never handed out must get none. */
@@ -136,7 +137,7 @@ class TlsHandshakeFailureTest {
 
     /** The loop that ran a failed handshake still connects over TLS and carries a frame both ways. */
     private void assertStillServes(Transport transport) throws Exception {
-        KitPeer good = goodServer();
+        LoopbackPeer good = goodServer();
         Handler handler = new Handler();
         Connection c = transport.connect(good.address(), handler).get(10, TimeUnit.SECONDS);
         assertNotNull(c.tlsSession(), "no TLS session on the good connection");
@@ -177,7 +178,7 @@ class TlsHandshakeFailureTest {
 
     @EachTransport
     void anUntrustedCertificateFailsTheConnectNamingTheCertificatePath(String name) throws Exception {
-        KitPeer untrusted = server(pki.untrustedServerContext(), KitPeer.discard());
+        LoopbackPeer untrusted = server(pki.untrustedServerContext(), LoopbackPeer.discard());
         Transport t = transport(name, TlsConfig.of(client));
         TransportException e = connectFails(t, untrusted.address());
         find(e, SSLHandshakeException.class);
@@ -188,7 +189,7 @@ class TlsHandshakeFailureTest {
 
     @EachTransport
     void aCertificateForAnotherHostFailsTheConnectNamingTheAddress(String name) throws Exception {
-        KitPeer wrongHost = server(pki.wrongHostServerContext(), KitPeer.discard());
+        LoopbackPeer wrongHost = server(pki.wrongHostServerContext(), LoopbackPeer.discard());
         Transport t = transport(name, TlsConfig.of(client));
         // By IP literal (no host name attached), as a driver connects to the addresses a cluster reports.
         InetSocketAddress byIp = new InetSocketAddress(InetAddress.getByAddress(new byte[]{127, 0, 0, 1}),
@@ -205,7 +206,7 @@ class TlsHandshakeFailureTest {
 
     @EachTransport
     void withTheHostNameCheckOffTheSameCertificateIsAccepted(String name) throws Exception {
-        KitPeer wrongHost = server(pki.wrongHostServerContext(), KitPeer.frames(null, true));
+        LoopbackPeer wrongHost = server(pki.wrongHostServerContext(), LoopbackPeer.frames(null, true));
         Transport t = transport(name, TlsConfig.of(client, false));
         Handler handler = new Handler();
         Connection c = t.connect(wrongHost.address(), handler).get(10, TimeUnit.SECONDS);
@@ -225,7 +226,7 @@ class TlsHandshakeFailureTest {
      * hello's first bytes as a frame header, answers with a v4 ERROR frame, and keeps the connection open (so the
      * client must fail on the bytes, not on an end of stream).
      */
-    private static KitPeer.Server answersWithACqlError() {
+    private static LoopbackPeer.Server answersWithACqlError() {
         return (index, s) -> {
             s.getInputStream().readNBytes(9);
             byte[] message = "Invalid or unsupported protocol version (22)".getBytes(StandardCharsets.UTF_8);
@@ -236,13 +237,13 @@ class TlsHandshakeFailureTest {
             OutputStream out = s.getOutputStream();
             out.write(frame.array());
             out.flush();
-            KitPeer.discard().serve(index, s);
+            LoopbackPeer.discard().serve(index, s);
         };
     }
 
     @EachTransport
     void aPlaintextServerAnsweringACqlErrorFailsTheConnectAsNotTls(String name) throws Exception {
-        KitPeer plaintext = server(null, answersWithACqlError());
+        LoopbackPeer plaintext = server(null, answersWithACqlError());
         Transport t = transport(name, TlsConfig.of(client));
         long start = System.nanoTime();
         TransportException e = connectFails(t, plaintext.address());
@@ -255,10 +256,10 @@ class TlsHandshakeFailureTest {
     }
 
     /** Reads what comes and never writes a byte; counts the connections the transport closed again. */
-    private static KitPeer.Server silent(AtomicInteger closedByClient) {
+    private static LoopbackPeer.Server silent(AtomicInteger closedByClient) {
         return (index, s) -> {
             try {
-                KitPeer.discard().serve(index, s);
+                LoopbackPeer.discard().serve(index, s);
             } catch (IOException reset) {
                 // a reset is the transport closing its side too
             }
@@ -269,7 +270,7 @@ class TlsHandshakeFailureTest {
     @EachTransport
     void aServerThatNeverAnswersFailsTheConnectWhenTheConnectTimeoutEnds(String name) throws Exception {
         AtomicInteger closedByClient = new AtomicInteger();
-        KitPeer silent = server(null, silent(closedByClient));
+        LoopbackPeer silent = server(null, silent(closedByClient));
         Transport t = transport(name, TlsConfig.of(client), Duration.ofMillis(500));
         // A good handshake first: the JVM's first one (class loading, key exchange warm-up) may itself take
         // longer than 500 ms on a loaded machine, and it must not be the one after the failure.
@@ -282,14 +283,14 @@ class TlsHandshakeFailureTest {
         assertNames(e, "500");
         String message = describe(e).toLowerCase(Locale.ROOT);
         assertTrue(message.contains("timed out") || message.contains("timeout"), "names no timeout: " + message);
-        Kit.await(() -> closedByClient.get() == 1, Duration.ofSeconds(10),
+        Await.until(() -> closedByClient.get() == 1, Duration.ofSeconds(10),
                 () -> "the transport to close the timed-out connection's socket");
         assertStillServes(t);
     }
 
     @EachTransport
     void aServerThatHangsUpAtOnceFailsTheConnectSayingWhen(String name) throws Exception {
-        KitPeer hangsUp = server(null, (index, s) -> s.close());
+        LoopbackPeer hangsUp = server(null, (index, s) -> s.close());
         Transport t = transport(name, TlsConfig.of(client));
         TransportException e = connectFails(t, hangsUp.address());
         assertTrue(e.getMessage().contains(String.valueOf(hangsUp.address().getPort())),

@@ -1,25 +1,29 @@
-package io.cqlnio.kit;
+package io.cqlnio.testkit;
+
+import io.cqlnio.spi.CqlFrameCodec;
 
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
  * CQL-shaped test frames (9-byte v4 header, the producer in the stream id, producer and sequence in the first 8
  * body bytes) whose every byte is a function of (producer, sequence, index): a receiver tells a byte-exact frame
- * from a torn, shifted or reordered one, and names the first wrong byte.
+ * from a torn, shifted or reordered one, and names the first wrong byte. Stateless; any thread.
  */
-final class KitFrames {
+public final class TestFrames {
 
-    static final int HEADER = 9;
+    /** The v4 header; the codec's own constant, so the tests and the transport cannot disagree on it. */
+    public static final int HEADER = CqlFrameCodec.HEADER_LENGTH;
     /** The origin story's frame: 9-byte header + 23,928-byte body = 23,937 bytes. */
-    static final int STORY_BODY = 23_928;
-    static final int STORY_FRAME = HEADER + STORY_BODY;
+    public static final int STORY_BODY = 23_928;
+    public static final int STORY_FRAME = HEADER + STORY_BODY;
 
-    private KitFrames() {
+    private TestFrames() {
     }
 
-    /** A frame with at least 8 body bytes: producer in the stream id, sequence in the body. */
-    static ByteBuffer frame(int producer, int seq, int bodyLength, boolean direct) {
+    /** A request frame with at least 8 body bytes: producer in the stream id, sequence in the body. */
+    public static ByteBuffer frame(int producer, int seq, int bodyLength, boolean direct) {
         int body = Math.max(bodyLength, 8);
         ByteBuffer b = direct ? ByteBuffer.allocateDirect(HEADER + body) : ByteBuffer.allocate(HEADER + body);
         b.put((byte) 0x04).put((byte) 0).putShort((short) producer).put((byte) 0x07).putInt(body);
@@ -31,23 +35,24 @@ final class KitFrames {
     }
 
     /** A response-direction frame (version byte 0x84), as a server sends it. */
-    static ByteBuffer response(int producer, int seq, int bodyLength) {
+    public static ByteBuffer response(int producer, int seq, int bodyLength) {
         ByteBuffer b = frame(producer, seq, bodyLength, false);
         b.put(0, (byte) 0x84);
         return b;
     }
 
-    static byte fill(int producer, int seq, int index) {
+    /** Body byte {@code index} of frame ({@code producer}, {@code seq}). */
+    public static byte fill(int producer, int seq, int index) {
         return (byte) (producer * 31 + seq * 17 + index * 7 + (index >>> 8));
     }
 
     /**
-     * Checks one whole frame (position..limit) and returns its sequence number.
+     * Checks one whole frame (position..limit), of either direction, and returns its sequence number.
      *
      * @param expectedProducer the producer it must come from, or -1 for any
      * @throws AssertionError naming the first bad byte
      */
-    static int check(ByteBuffer frame, int expectedProducer) {
+    public static int check(ByteBuffer frame, int expectedProducer) {
         int p = frame.position();
         if (frame.remaining() < HEADER + 8) {
             throw new AssertionError("frame of " + frame.remaining() + " bytes is shorter than header + 8");
@@ -78,7 +83,7 @@ final class KitFrames {
      * Splits a frame into 1..5 parts at random points, empty parts included: the multi-part write must put
      * them on the wire contiguously, in array order.
      */
-    static ByteBuffer[] parts(ByteBuffer frame, SplittableRandom random) {
+    public static ByteBuffer[] parts(ByteBuffer frame, SplittableRandom random) {
         int n = 1 + random.nextInt(5);
         int[] cuts = new int[n + 1];
         cuts[0] = frame.position();
@@ -86,7 +91,7 @@ final class KitFrames {
         for (int i = 1; i < n; i++) {
             cuts[i] = cuts[0] + random.nextInt(frame.remaining() + 1);
         }
-        java.util.Arrays.sort(cuts, 1, n);
+        Arrays.sort(cuts, 1, n);
         ByteBuffer[] parts = new ByteBuffer[n];
         for (int i = 0; i < n; i++) {
             parts[i] = frame.duplicate().limit(cuts[i + 1]).position(cuts[i]);
@@ -95,7 +100,7 @@ final class KitFrames {
     }
 
     /** Mostly small bodies, some mid-size, and the story's 23,928-byte body one time in fifty. */
-    static int mixedBody(SplittableRandom random) {
+    public static int mixedBody(SplittableRandom random) {
         int r = random.nextInt(100);
         if (r < 2) {
             return STORY_BODY;

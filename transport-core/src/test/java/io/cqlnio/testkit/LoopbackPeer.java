@@ -1,4 +1,4 @@
-package io.cqlnio.kit;
+package io.cqlnio.testkit;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
@@ -16,21 +16,24 @@ import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A blocking loopback peer for the kit: one thread per accepted connection runs a {@link Server}. It may start
- * stalled (reads nothing until {@link #release()}) so the client's socket buffers fill and its writes go short.
- * Errors a server throws are kept for the test to assert on; an I/O error after {@link #close()} is not one.
+ * A blocking peer on 127.0.0.1 for the tests: one thread per accepted connection runs a {@link Server}. It may
+ * start stalled (reads nothing until {@link #release()}) so the client's socket buffers fill and its writes go
+ * short. Errors a server throws are kept for the test to assert on; an I/O error after {@link #close()} is not
+ * one.
  *
- * <p>Given an {@link SSLContext}, the peer is a TLS server: it completes the handshake on the accepted socket, then
- * hands the server the TLS socket, so the bytes on the wire (through a {@link FaultProxy}, into the receive buffer)
+ * <p>Given an {@link SSLContext}, the peer is a TLS server: it completes the handshake on the accepted socket,
+ * then hands the server the TLS socket, so the bytes on the wire (through a fault proxy, into the receive buffer)
  * are ciphertext. The handshake comes before any stall: the transport's connect completes only after it.
  *
- * <p>Public for the TLS tests of other packages (handshake failures), which need the same kinds of peer.
+ * <p>Threads: the test thread constructs, releases and closes; the peer's own threads (named {@code kit-peer-*})
+ * run the servers; {@link #errors()}, {@link #sockets()} and {@link #cleanEnds()} may be read from any thread.
  */
-public final class KitPeer implements AutoCloseable {
+public final class LoopbackPeer implements AutoCloseable {
 
-    /** Serves one accepted connection. */
+    /** Serves one accepted connection; returning normally counts as a {@linkplain #cleanEnds() clean end}. */
     @FunctionalInterface
     public interface Server {
         void serve(int index, Socket socket) throws Exception;
@@ -48,6 +51,7 @@ public final class KitPeer implements AutoCloseable {
     private final CountDownLatch released;
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final List<Throwable> errors = new CopyOnWriteArrayList<>();
+    private final AtomicInteger cleanEnds = new AtomicInteger();
     private volatile boolean closed;
 
     /**
@@ -56,11 +60,11 @@ public final class KitPeer implements AutoCloseable {
      * @param backlog       the listen backlog (many-connection tests need a deep one)
      * @param tls           the TLS server's context, or {@code null} to serve in the clear
      */
-    public KitPeer(int receiveBuffer, boolean stalled, int backlog, SSLContext tls, Server serve)
+    public LoopbackPeer(int receiveBuffer, boolean stalled, int backlog, SSLContext tls, Server serve)
             throws IOException {
         this.server = new ServerSocket();
         if (receiveBuffer > 0) {
-            server.setReceiveBufferSize(receiveBuffer);
+            server.setReceiveBufferSize(receiveBuffer); // inherited by accepted sockets
         }
         server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), backlog);
         this.tls = tls;
@@ -71,30 +75,25 @@ public final class KitPeer implements AutoCloseable {
         acceptor.start();
     }
 
-    KitPeer(int receiveBuffer, boolean stalled, int backlog, Server serve) throws IOException {
-        this(receiveBuffer, stalled, backlog, null, serve);
-    }
-
-    KitPeer(int receiveBuffer, boolean stalled, Server serve) throws IOException {
+    /** A plaintext peer with the default backlog. */
+    public LoopbackPeer(int receiveBuffer, boolean stalled, Server serve) throws IOException {
         this(receiveBuffer, stalled, 50, null, serve);
     }
 
-    /** A peer on {@code wire}: in the clear, or a TLS server with the kit's test certificate. */
-    KitPeer(Wire wire, int receiveBuffer, boolean stalled, Server serve) throws IOException {
-        this(receiveBuffer, stalled, 50, wire.server(), serve);
-    }
-
     /** A server that reads whole CQL frames (header length field) and hands each to {@code sink}. */
-    static Server frames(FrameSink sink) {
+    public static Server frames(FrameSink sink) {
         return frames(sink, false);
     }
 
-    /** Like {@link #frames(FrameSink)}, and writes every frame back when {@code echo}. */
+    /**
+     * Like {@link #frames(FrameSink)}, and writes every frame back when {@code echo}, as a response (version byte
+     * with 0x80 set). Ends normally when the stream ends at a frame boundary.
+     */
     public static Server frames(FrameSink sink, boolean echo) {
         return (index, socket) -> {
             DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 65536));
             OutputStream out = socket.getOutputStream();
-            byte[] header = new byte[KitFrames.HEADER];
+            byte[] header = new byte[TestFrames.HEADER];
             while (true) {
                 try {
                     in.readFully(header);
@@ -106,9 +105,9 @@ public final class KitPeer implements AutoCloseable {
                     throw new IOException("peer read a corrupt header: body length " + body + ", version byte "
                             + header[0]);
                 }
-                byte[] frame = new byte[KitFrames.HEADER + body];
-                System.arraycopy(header, 0, frame, 0, KitFrames.HEADER);
-                in.readFully(frame, KitFrames.HEADER, body);
+                byte[] frame = new byte[TestFrames.HEADER + body];
+                System.arraycopy(header, 0, frame, 0, TestFrames.HEADER);
+                in.readFully(frame, TestFrames.HEADER, body);
                 if (sink != null) {
                     sink.onFrame(index, ByteBuffer.wrap(frame));
                 }
@@ -134,7 +133,8 @@ public final class KitPeer implements AutoCloseable {
         return (InetSocketAddress) server.getLocalSocketAddress();
     }
 
-    void release() {
+    /** Lets a stalled peer's servers run. */
+    public void release() {
         released.countDown();
     }
 
@@ -142,18 +142,29 @@ public final class KitPeer implements AutoCloseable {
         return errors;
     }
 
+    /** The accepted TCP sockets (under TLS too), in accept order. */
     public List<Socket> sockets() {
         return sockets;
     }
 
+    /**
+     * Connections whose server returned without an error: for {@link #frames}, a stream that ended at a frame
+     * boundary, which over TLS takes the client's close_notify when the JVM runs with
+     * {@code com.sun.net.ssl.requireCloseNotify=true} (else the JDK reports a bare end of stream as an end too).
+     */
+    public int cleanEnds() {
+        return cleanEnds.get();
+    }
+
     /** Resets every accepted connection (the TCP sockets under TLS): SO_LINGER 0 makes close() send RST, not FIN. */
-    void resetAll() {
+    public void resetAll() {
         for (Socket s : sockets) {
             reset(s);
         }
     }
 
-    static void reset(Socket s) {
+    /** Resets {@code s}: SO_LINGER 0 makes close() send RST, not FIN. */
+    public static void reset(Socket s) {
         try {
             s.setSoLinger(true, 0);
             s.close();
@@ -184,6 +195,7 @@ public final class KitPeer implements AutoCloseable {
             Socket served = tls == null ? s : handshake(s);
             released.await();
             serve.serve(connection, served);
+            cleanEnds.incrementAndGet();
         } catch (SocketException e) {
             if (!closed && !s.isClosed()) {
                 errors.add(e);
