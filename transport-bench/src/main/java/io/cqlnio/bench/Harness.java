@@ -21,8 +21,14 @@ final class Harness implements AutoCloseable {
     /** The name of the raw blocking-socket ceiling, which is not an SPI provider. */
     static final String BLOCKING = "blocking";
 
-    /** Identical for every transport: one loop, TCP_NODELAY, OS socket buffers, the default watermarks. */
-    static final TransportConfig CONFIG = TransportConfig.builder().loops(1).tcpNoDelay(true).build();
+    /**
+     * Identical for every transport: one loop, TCP_NODELAY, OS socket buffers, the default watermarks. The outbound
+     * frame check (nio's, on by default) is measured on and off with {@code -jvmArgsAppend
+     * -Dcqlnio.bench.checkOutboundFrames=false}.
+     */
+    static final TransportConfig CONFIG = TransportConfig.builder().loops(1).tcpNoDelay(true)
+            .checkOutboundFrames(Boolean.parseBoolean(System.getProperty("cqlnio.bench.checkOutboundFrames", "true")))
+            .build();
 
     private final EchoPeer peer;
     private final Transport transport;
