@@ -20,9 +20,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * The end-to-end comparison against one running node: for each repetition and each placement (pinned, unpinned),
  * it starts one JVM per client, then runs every cell on every client, clients interleaved cell by cell (the order
- * rotating) so that the machine's load falls on all of them alike. Before a workload's first cell each client
- * warms that connection up for {@link Settings#groupWarmupMs}; each cell then warms for {@link Settings#warmupMs}
- * and measures {@link Settings#measureMs}.
+ * rotating) so that the machine's load falls on all of them alike. A new client JVM first runs W1 v4 at 16 in
+ * flight for {@link Settings#jvmWarmupMs} (the JIT's share); before a workload's first cell each client warms that
+ * connection up for {@link Settings#groupWarmupMs}; each cell then warms for {@link Settings#warmupMs} and measures
+ * {@link Settings#measureMs}. Warm-up results are discarded.
  *
  * <p>Pinned: the client JVM runs under {@code taskset -c 0} and every thread of the node is moved to CPU 1
  * ({@code taskset -a -p}); unpinned: both may run anywhere. Threads: one caller.
@@ -48,13 +49,14 @@ final class E2eRun {
      * @param clients       the client names
      * @param reps          repetitions of the whole set
      * @param placements    {@code pinned} and/or {@code unpinned}
+     * @param jvmWarmupMs   warm-up of each new client JVM (W1 v4, 16 in flight), 0 for none
      * @param groupWarmupMs warm-up of each client's connection before a pair's first cell
      * @param warmupMs      warm-up of each cell
      * @param measureMs     measured window of each cell
      * @param jfr           directory for one JFR recording per client JVM, or null for none
      */
     record Settings(List<String> cells, List<Integer> inFlight, List<String> clients, int reps,
-                    List<String> placements, long groupWarmupMs, long warmupMs, long measureMs, Path jfr) {
+                    List<String> placements, long jvmWarmupMs, long groupWarmupMs, long warmupMs, long measureMs, Path jfr) {
 
         /** From {@code cqlnio.e2e.*} system properties; the defaults are the full comparison of issue 14. */
         static Settings fromSystemProperties() {
@@ -63,8 +65,8 @@ final class E2eRun {
                     list("cqlnio.e2e.inFlight", "1,16,128").stream().map(Integer::valueOf).toList(),
                     list("cqlnio.e2e.clients", String.join(",", CLIENTS)),
                     Integer.getInteger("cqlnio.e2e.reps", 3),
-                    list("cqlnio.e2e.placements", "pinned,unpinned"),
-                    Long.getLong("cqlnio.e2e.groupWarmupMs", 2000), Long.getLong("cqlnio.e2e.warmupMs", 1000),
+                    list("cqlnio.e2e.placements", "pinned,unpinned"), Long.getLong("cqlnio.e2e.jvmWarmupMs", 4000),
+                    Long.getLong("cqlnio.e2e.groupWarmupMs", 1500), Long.getLong("cqlnio.e2e.warmupMs", 1000),
                     Long.getLong("cqlnio.e2e.measureMs", 3000), jfr == null ? null : Path.of(jfr));
         }
 
@@ -148,14 +150,21 @@ final class E2eRun {
                 processes.add(new ClientProcess(client, command(client, pinned, rep),
                         logs.resolve(client + "-rep" + rep + "-" + placement + ".log")));
             }
+            if (settings.jvmWarmupMs() > 0) {
+                for (ClientProcess p : processes) {
+                    p.run(new Cell(Workload.W1, Variant.V4, 16, settings.jvmWarmupMs(), 200));   // discarded
+                }
+            }
             int index = 0;
             for (String pair : settings.cells()) {
                 String[] wv = pair.split("/");
                 Workload workload = Workload.valueOf(wv[0]);
                 Variant variant = Variant.of(wv[1]);
                 List<ClientProcess> able = processes.stream().filter(p -> supports(p.client, variant)).toList();
-                for (ClientProcess p : able) {
-                    p.run(new Cell(workload, variant, 16, settings.groupWarmupMs(), 200));   // discarded
+                if (settings.groupWarmupMs() > 0) {
+                    for (ClientProcess p : able) {
+                        p.run(new Cell(workload, variant, 16, settings.groupWarmupMs(), 200));   // discarded
+                    }
                 }
                 for (int inFlight : settings.inFlight()) {
                     Cell cell = new Cell(workload, variant, inFlight, settings.warmupMs(), settings.measureMs());

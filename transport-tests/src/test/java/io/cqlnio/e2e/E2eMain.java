@@ -14,10 +14,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * End to end on Cassandra 5.0 (issue 14), in the test sources because it borrows transport-bench's
- * {@link TestCertificates} (test scope here) for the node's TLS: starts a node (C2 compiler on, TLS optional on its native port), creates
+ * End to end on Cassandra 5.0 (issue 14): starts a node (C2 compiler on, TLS optional on its native port), creates
  * the workloads' tables, runs {@link E2eRun} with the {@code cqlnio.e2e.*} settings, writes every run as JSON under
- * {@code cqlnio.e2e.results/<yyyyMMdd-HHmm>-e2e/} and prints the markdown table to stdout.
+ * {@code cqlnio.e2e.results/<yyyyMMdd-HHmm>-e2e/} and prints the markdown table to stdout. In the test sources
+ * because it borrows transport-bench's {@link TestCertificates} (a test-scope dependency here) for the node's TLS.
  *
  * <pre>
  * mvn -B -q install -DskipTests          # once: builds the jars and writes the class path files
