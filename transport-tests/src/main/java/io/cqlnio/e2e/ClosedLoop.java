@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
@@ -40,6 +41,9 @@ final class ClosedLoop {
     private final LongAdder succeeded = new LongAdder();
     private final LongAdder failed = new LongAdder();
     private final LongAdder inWindow = new LongAdder();
+    /** Requests issued and not yet completed: never above {@link #inFlight}, checked on every issue. */
+    private final AtomicInteger outstanding = new AtomicInteger();
+    private final AtomicInteger mostOutstanding = new AtomicInteger();
     private final AtomicReference<Throwable> firstFailure = new AtomicReference<>();
     private final CountDownLatch slotsEnded;
     private volatile boolean measuring;
@@ -54,20 +58,25 @@ final class ClosedLoop {
 
     /** Runs the cell; the fields of the returned map are listed in {@code docs/BENCHMARKS.md}. */
     Map<String, String> run(long warmupMs, long measureMs, WindowMeter meter) throws InterruptedException {
-        for (int i = 0; i < inFlight; i++) {
-            fire();
+        WindowMeter.Snapshot start;
+        WindowMeter.Snapshot end;
+        try {
+            for (int i = 0; i < inFlight; i++) {
+                fire();
+            }
+            Thread.sleep(warmupMs);   // a timed window, not a wait for something to happen
+            start = meter.snapshot();
+            recorder.reset();
+            inWindow.reset();
+            measuring = true;
+            Thread.sleep(measureMs);
+            measuring = false;
+            end = meter.snapshot();
+        } finally {
+            stopping = true;   // whatever happened, no slot goes on issuing into the next cell
         }
-        Thread.sleep(warmupMs);   // a timed window, not a wait for something to happen
-        WindowMeter.Snapshot start = meter.snapshot();
-        recorder.reset();
-        inWindow.reset();
-        measuring = true;
-        Thread.sleep(measureMs);
-        measuring = false;
-        WindowMeter.Snapshot end = meter.snapshot();
         Histogram latency = recorder.getIntervalHistogram();
         long completedInWindow = inWindow.sum();
-        stopping = true;
         boolean drained = slotsEnded.await(DRAIN_TIMEOUT_MS, TimeUnit.MILLISECONDS);
         WindowMeter.Window w = end.minus(start);
         return result(w, latency, completedInWindow, drained);
@@ -76,12 +85,18 @@ final class ClosedLoop {
     private void fire() {
         long n = sequence.getAndIncrement();
         issued.increment();
+        int now = outstanding.incrementAndGet();
+        if (mostOutstanding.getAndAccumulate(now, Math::max) < now && now > inFlight) {
+            // A harness bug, not a measurement: say where the extra request came from (the result fails the cell).
+            new IllegalStateException(now + " requests outstanding, bound " + inFlight).printStackTrace();
+        }
         long started = System.nanoTime();
         issuer.issue(workload.key(n), failure -> completed(started, failure));
     }
 
     private void completed(long started, Throwable failure) {
         long latency = System.nanoTime() - started;
+        outstanding.decrementAndGet();
         if (failure != null) {
             failed.increment();
             firstFailure.compareAndSet(null, failure);
@@ -114,6 +129,7 @@ final class ClosedLoop {
         m.put("succeeded", Long.toString(succeeded.sum()));
         m.put("failed", Long.toString(failed.sum()));
         m.put("drained", Boolean.toString(drained));
+        m.put("mostOutstanding", Integer.toString(mostOutstanding.get()));
         m.put("rps", fmt(perSecond));
         m.put("p50Us", micros(latency.getValueAtPercentile(50)));
         m.put("p99Us", micros(latency.getValueAtPercentile(99)));

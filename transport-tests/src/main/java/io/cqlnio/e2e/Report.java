@@ -33,8 +33,12 @@ final class Report {
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 
-    static String markdown(List<Map<String, String>> runs) {
+    static String markdown(List<Map<String, String>> all) {
+        List<Map<String, String>> runs = all.stream().filter(r -> !r.containsKey("invalid")).toList();
         StringBuilder b = new StringBuilder();
+        if (runs.size() < all.size()) {
+            b.append("\n").append(all.size() - runs.size()).append(" invalid results left out (see the JSON)\n");
+        }
         for (String placement : distinct(runs, "placement")) {
             List<Map<String, String>> in = runs.stream().filter(r -> r.get("placement").equals(placement)).toList();
             b.append("\n#### ").append(placement).append(placement.equals("pinned")

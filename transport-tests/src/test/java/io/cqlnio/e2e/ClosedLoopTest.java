@@ -34,12 +34,14 @@ class ClosedLoopTest {
         };
         Map<String, String> r = new ClosedLoop(issuer, Workload.W1, 8).run(50, 200, new WindowMeter(0));
         assertEquals(8, most.get(), "in flight at most");
+        assertEquals("8", r.get("mostOutstanding"));
         assertEquals("0", r.get("failed"));
         assertEquals("true", r.get("drained"));
         assertEquals(r.get("issued"), r.get("succeeded"), "every issued request got a result");
         assertTrue(Long.parseLong(r.get("completed")) > 0, r.toString());
         assertTrue(Double.parseDouble(r.get("p50Us")) >= 200, r.toString());
-        assertTrue(Double.parseDouble(r.get("p999CorrectedUs")) >= Double.parseDouble(r.get("p999Us")), r.toString());
+        // The correction adds synthetic samples below each slow one, so it may move a percentile either way.
+        assertTrue(Double.parseDouble(r.get("p999CorrectedUs")) > 0, r.toString());
     }
 
     @Test
