@@ -100,6 +100,7 @@ public final class CassandraNode implements AutoCloseable {
     private final String java;
     private Path clientKeystore;
     private String clientKeystorePassword;
+    private List<String> extraJvmOptions = List.of();
     private int nativePort;
     private int storagePort;
     private Process process;
@@ -179,6 +180,33 @@ public final class CassandraNode implements AutoCloseable {
         this.clientKeystore = pkcs12Keystore.toAbsolutePath();
         this.clientKeystorePassword = Objects.requireNonNull(password, "password");
         return this;
+    }
+
+    /**
+     * JVM options appended after the harness's own from the next start on; HotSpot takes the last of repeated
+     * {@code -XX} options, so e.g. {@code -XX:TieredStopAtLevel=4} gives a benchmark node the C2 compiler back.
+     *
+     * @return this node
+     * @throws IllegalStateException when the node runs
+     */
+    public CassandraNode jvmOptions(List<String> options) {
+        if (isRunning()) {
+            throw new IllegalStateException("set JVM options before start(); node runs as pid " + process.pid());
+        }
+        this.extraJvmOptions = List.copyOf(options);
+        return this;
+    }
+
+    /**
+     * The node's process id (the child JVM itself, so {@code /proc/<pid>/stat} holds the node's CPU time).
+     *
+     * @throws IllegalStateException before the first start
+     */
+    public long pid() {
+        if (process == null) {
+            throw new IllegalStateException("node not started");
+        }
+        return process.pid();
     }
 
     /** {@code true} when the native port accepts TLS (see {@link #optionalClientTls}). */
@@ -298,6 +326,7 @@ public final class CassandraNode implements AutoCloseable {
         // RSS near 400 MB and start-up short on a shared 2-core machine.
         command.addAll(List.of("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-Xss256k", "-XX:+ExitOnOutOfMemoryError"));
+        command.addAll(extraJvmOptions);
         command.addAll(MODULE_FLAGS);
         command.addAll(List.of(
                 "-Djdk.attach.allowAttachSelf=true",
