@@ -37,7 +37,7 @@ mvn -B -q -o -f "$work/transport-core/pom.xml" dependency:build-classpath -Dmdep
 build_core() {
   local name=$1 src=$2 out="$work/classes-$1"
   rm -rf "$out" && mkdir -p "$out"
-  javac -nowarn -d "$out" -cp "$(cat "$work/core.cp")" $(find "$src/src/main/java" -name '*.java') >"$work/javac-$name.log" 2>&1
+  javac -nowarn -d "$out" -cp "$(cat "$work/core.cp")" $(find "$src/src/main/java" -name '*.java' ! -name module-info.java) >"$work/javac-$name.log" 2>&1
   cp -r "$src/src/main/resources/." "$out/"
   echo "$out"
 }
