@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.testkit.TestFrames;
 import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.ProtocolException;
 import org.junit.jupiter.api.Test;

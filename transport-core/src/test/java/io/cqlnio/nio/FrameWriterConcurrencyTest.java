@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.Timeout;
 

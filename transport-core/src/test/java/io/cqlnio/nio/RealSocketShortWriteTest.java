@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.testkit.TestFrames;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionStats;
 import io.cqlnio.spi.Transport;

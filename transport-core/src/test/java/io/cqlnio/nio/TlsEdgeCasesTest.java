@@ -1,5 +1,7 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.testkit.TestFrames;
+import io.cqlnio.testkit.Closer;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.CqlFrameCodec;
 import io.cqlnio.spi.FrameHandler;

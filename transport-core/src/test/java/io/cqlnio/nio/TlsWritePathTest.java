@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.testkit.TestFrames;
 import io.cqlnio.spi.CqlFrameCodec;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;

@@ -1,5 +1,7 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.testkit.FullAcceptQueue;
+import io.cqlnio.testkit.TestFrames;
 import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.FrameHandler;
 import io.cqlnio.spi.Transport;
