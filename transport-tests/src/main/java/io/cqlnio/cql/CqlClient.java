@@ -100,12 +100,15 @@ public final class CqlClient implements AutoCloseable {
     private static final class Pending {
         final CompletableFuture<Object> future = new CompletableFuture<>();
         final int opcode;
+        /** EXECUTE of a statement with result columns: how to decode rows sent without metadata; else null. */
+        final List<CqlResult.ColumnSpec> resultColumns;
         /** WAITING, then TIMED_OUT (orphan) or ANSWERED; decides once who completes the future. */
         final AtomicInteger state = new AtomicInteger(WAITING);
         volatile ScheduledFuture<?> timeout;
 
-        Pending(int opcode) {
+        Pending(int opcode, List<CqlResult.ColumnSpec> resultColumns) {
             this.opcode = opcode;
+            this.resultColumns = resultColumns;
         }
     }
 
@@ -217,7 +220,8 @@ public final class CqlClient implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException("statement has "
                     + prepared.variables().size() + " bind markers, got " + values.length + " values"));
         }
-        return send(Frames.EXECUTE, Frames.executeBody(options.version(), prepared, Arrays.asList(values)), timeout)
+        return send(Frames.EXECUTE, Frames.executeBody(options.version(), prepared, Arrays.asList(values)), timeout,
+                prepared.resultColumns().isEmpty() ? null : prepared.resultColumns())
                 .thenApply(CqlResult.class::cast);
     }
 
@@ -241,6 +245,11 @@ public final class CqlClient implements AutoCloseable {
 
     /** {@link #send(int, byte[])} with a timeout of its own. */
     CompletableFuture<Object> send(int opcode, byte[] body, Duration timeout) {
+        return send(opcode, body, timeout, null);
+    }
+
+    private CompletableFuture<Object> send(int opcode, byte[] body, Duration timeout,
+                                           List<CqlResult.ColumnSpec> resultColumns) {
         if (timeout.isNegative() || timeout.isZero()) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("timeout " + timeout
                     + " must be positive"));
@@ -255,7 +264,7 @@ public final class CqlClient implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException(name + ": all " + MAX_STREAMS
                     + " stream ids are in use (" + orphaned.get() + " of them orphaned by timeouts)"));
         }
-        Pending p = new Pending(opcode);
+        Pending p = new Pending(opcode, resultColumns);
         inFlight.set(id, p);   // before the write: the response may arrive before write() returns
         try {
             p.timeout = timer.schedule(() -> onTimeout(id, p, timeout), timeout.toNanos(), TimeUnit.NANOSECONDS);
@@ -347,10 +356,12 @@ public final class CqlClient implements AutoCloseable {
         int streamId = frame.getShort(at + 2);
         int opcode = frame.get(at + 4) & 0xff;
         ByteBuffer body = frame.duplicate().position(at + Frames.HEADER_LENGTH);
+        Pending p = streamId >= 0 ? inFlight.get(streamId) : null;
         Object value;
         Throwable failure = null;
         try {
-            value = decode(versionByte, flags, streamId, opcode, new Frames.Reader(body));
+            value = decode(versionByte, flags, streamId, opcode, new Frames.Reader(body),
+                    p == null ? null : p.resultColumns);
             if (value instanceof CqlServerException e) {
                 failure = e;
                 value = null;
@@ -363,7 +374,6 @@ public final class CqlClient implements AutoCloseable {
             LOG.debug("{}: ignoring server-initiated frame, opcode 0x{}", name, Integer.toHexString(opcode));
             return;
         }
-        Pending p = inFlight.get(streamId);
         if ((opcode == Frames.READY || opcode == Frames.AUTHENTICATE) && p != null && p.opcode == Frames.STARTUP
                 && options.version() >= 5) {
             // v5: the server frames everything after its answer to STARTUP (READY, or AUTHENTICATE, which this
@@ -392,7 +402,8 @@ public final class CqlClient implements AutoCloseable {
         complete(streamId, p, value, failure);
     }
 
-    private Object decode(int versionByte, int flags, int streamId, int opcode, Frames.Reader r) {
+    private Object decode(int versionByte, int flags, int streamId, int opcode, Frames.Reader r,
+                          List<CqlResult.ColumnSpec> resultColumns) {
         if ((versionByte & 0x80) == 0) {
             throw new IllegalArgumentException("frame on stream " + streamId + " is not a response: version byte 0x"
                     + Integer.toHexString(versionByte));
@@ -425,7 +436,7 @@ public final class CqlClient implements AutoCloseable {
             case Frames.SUPPORTED:
                 return r.readStringMultimap();
             case Frames.RESULT:
-                return Results.decode(version, r);
+                return Results.decode(version, r, resultColumns);
             case Frames.AUTHENTICATE:
                 return "AUTHENTICATE " + r.readString();
             default:

@@ -37,6 +37,7 @@ final class Frames {
 
     // Query parameter flags (section 4.1.4).
     static final int QUERY_VALUES = 0x01;
+    static final int QUERY_SKIP_METADATA = 0x02;
 
     /** The consistency every request of this client uses: a single test node has one replica. */
     static final int CONSISTENCY_ONE = 0x0001;
@@ -61,7 +62,7 @@ final class Frames {
     static byte[] queryBody(int version, String cql, List<?> values) {
         Writer w = new Writer(cql.length() + 32);
         w.longString(cql);
-        queryParameters(w, version, values);
+        queryParameters(w, version, values, 0);
         return w.toArray();
     }
 
@@ -80,7 +81,9 @@ final class Frames {
         if (version >= 5) {
             w.shortBytes(prepared.resultMetadataId());
         }
-        queryParameters(w, version, values);
+        // As the Java driver does: a statement whose result columns are known from PREPARE asks the server not to
+        // repeat them in every response (the client decodes the rows with the prepared columns instead).
+        queryParameters(w, version, values, prepared.resultColumns().isEmpty() ? 0 : QUERY_SKIP_METADATA);
         return w.toArray();
     }
 
@@ -107,9 +110,9 @@ final class Frames {
         return w.toArray();
     }
 
-    private static void queryParameters(Writer w, int version, List<?> values) {
+    private static void queryParameters(Writer w, int version, List<?> values, int extraFlags) {
         w.putShort(CONSISTENCY_ONE);
-        int flags = values.isEmpty() ? 0 : QUERY_VALUES;
+        int flags = (values.isEmpty() ? 0 : QUERY_VALUES) | extraFlags;
         if (version >= 5) {
             w.putInt(flags);            // v5 widened the flags to an int
         } else {

@@ -14,12 +14,20 @@ final class Results {
 
     /** Decodes a RESULT body of protocol {@code version}. */
     static CqlResult decode(int version, Frames.Reader r) {
+        return decode(version, r, null);
+    }
+
+    /**
+     * Decodes a RESULT body; rows sent without metadata (the request asked to skip it) take
+     * {@code preparedColumns}, the prepared statement's result columns, when their count matches.
+     */
+    static CqlResult decode(int version, Frames.Reader r, List<ColumnSpec> preparedColumns) {
         int kind = r.readInt();
         switch (kind) {
             case 0x0001:
                 return new CqlResult.Void();
             case 0x0002:
-                return decodeRows(version, r);
+                return decodeRows(version, r, preparedColumns);
             case 0x0003:
                 return new CqlResult.SetKeyspace(r.readString());
             case 0x0004:
@@ -31,8 +39,11 @@ final class Results {
         }
     }
 
-    private static CqlResult.Rows decodeRows(int version, Frames.Reader r) {
+    private static CqlResult.Rows decodeRows(int version, Frames.Reader r, List<ColumnSpec> preparedColumns) {
         Metadata m = Metadata.decode(version, r, false);
+        if (m.withoutMetadata && preparedColumns != null && preparedColumns.size() == m.columns.size()) {
+            m = new Metadata(preparedColumns, m.pagingState, false);
+        }
         int count = r.readInt();
         if (count < 0) {
             throw new IllegalArgumentException("malformed Rows: negative row count " + count);
@@ -80,10 +91,13 @@ final class Results {
 
         final List<ColumnSpec> columns;
         final byte[] pagingState;
+        /** The server sent only the column count (NO_METADATA): {@link #columns} are placeholders. */
+        final boolean withoutMetadata;
 
-        private Metadata(List<ColumnSpec> columns, byte[] pagingState) {
+        private Metadata(List<ColumnSpec> columns, byte[] pagingState, boolean withoutMetadata) {
             this.columns = columns;
             this.pagingState = pagingState;
+            this.withoutMetadata = withoutMetadata;
         }
 
         static Metadata decode(int version, Frames.Reader r, boolean prepared) {
@@ -109,7 +123,7 @@ final class Results {
                 for (int i = 0; i < count; i++) {
                     columns.add(new ColumnSpec(null, null, "col" + i, ColumnType.of(Values.BLOB)));
                 }
-                return new Metadata(columns, paging);
+                return new Metadata(columns, paging, true);
             }
             String ks = null;
             String table = null;
@@ -123,7 +137,7 @@ final class Results {
                 String ctable = global ? table : r.readString();
                 columns.add(new ColumnSpec(cks, ctable, r.readString(), readType(r)));
             }
-            return new Metadata(columns, paging);
+            return new Metadata(columns, paging, false);
         }
 
         static ColumnType readType(Frames.Reader r) {

@@ -78,6 +78,22 @@ class FramesTest {
     }
 
     @Test
+    void executeOfAStatementWithResultColumnsAsksToSkipTheMetadata() {
+        CqlResult.ColumnSpec v = new CqlResult.ColumnSpec("ks", "t", "v", CqlResult.ColumnType.of(Values.VARCHAR));
+        CqlResult.Prepared select = new CqlResult.Prepared(new byte[] {1}, new byte[0], List.of(), List.of(v));
+        Frames.Reader r = reader(Frames.executeBody(4, select, List.of(1)));
+        r.readShortBytes();
+        r.readUnsignedShort();
+        assertEquals(Frames.QUERY_VALUES | Frames.QUERY_SKIP_METADATA, r.readByte());
+
+        CqlResult.Prepared insert = new CqlResult.Prepared(new byte[] {1}, new byte[0], List.of(), List.of());
+        Frames.Reader i = reader(Frames.executeBody(4, insert, List.of(1)));
+        i.readShortBytes();
+        i.readUnsignedShort();
+        assertEquals(Frames.QUERY_VALUES, i.readByte(), "no result columns, nothing to skip");
+    }
+
+    @Test
     void theStorysExecuteBodyIs23924Bytes() {
         // 16-byte statement id (as Cassandra's MD5 ids are), pkey int, the story's content.
         CqlResult.Prepared p = new CqlResult.Prepared(new byte[16], new byte[0], List.of(), List.of());

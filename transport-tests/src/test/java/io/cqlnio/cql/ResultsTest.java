@@ -146,6 +146,30 @@ class ResultsTest {
         assertThrows(IllegalArgumentException.class, () -> decode(4, badInt));
     }
 
+    @Test
+    void rowsWithoutMetadataDecodeWithThePreparedColumns() {
+        CqlResult.ColumnSpec v = new CqlResult.ColumnSpec("ks", "t", "v", CqlResult.ColumnType.of(Values.VARCHAR));
+        CqlResult.ColumnSpec n = new CqlResult.ColumnSpec("ks", "t", "n", CqlResult.ColumnType.of(Values.INT));
+        Frames.Writer w = new Frames.Writer(64);
+        w.putInt(2);                         // Rows
+        w.putInt(0x0004);                    // no_metadata
+        w.putInt(2);                         // two columns
+        w.putInt(1);                         // one row
+        w.value("text");
+        w.value(7);
+        byte[] body = w.toArray();
+
+        CqlResult.Rows rows = assertInstanceOf(CqlResult.Rows.class,
+                Results.decode(4, new Frames.Reader(ByteBuffer.wrap(body)), List.of(v, n)));
+        assertEquals(List.of(List.of("text", 7)), rows.rows());
+        assertEquals("v", rows.columns().get(0).name());
+
+        // Without the prepared columns (or with the wrong count) the values stay raw bytes.
+        CqlResult.Rows raw = assertInstanceOf(CqlResult.Rows.class,
+                Results.decode(4, new Frames.Reader(ByteBuffer.wrap(body)), List.of(v)));
+        assertArrayEquals("text".getBytes(java.nio.charset.StandardCharsets.UTF_8), (byte[]) raw.rows().get(0).get(0));
+    }
+
     private static CqlResult decode(int version, Frames.Writer w) {
         return Results.decode(version, new Frames.Reader(ByteBuffer.wrap(w.toArray())));
     }
