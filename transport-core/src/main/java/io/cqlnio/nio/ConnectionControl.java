@@ -26,6 +26,9 @@ interface ConnectionControl extends LoopMember {
     /** Before the hand-out: the connect (or the TLS handshake) failed. */
     void failConnect(TransportException cause);
 
+    /** Flushes the writer now if nobody holds it (if someone does, the flush they owe comes anyway). */
+    void flushIfUnclaimed();
+
     /** The TLS handshake is done: the connection opens. */
     void handshakeDone();
 }

@@ -40,6 +40,9 @@ final class EventLoop implements Loop, Runnable {
     private static final int MAX_TASKS_PER_CYCLE = 1024;
 
     private final LoopResources resources;
+    /** Polls ({@code selectNow} and a yield) left before the loop may block: reset by every turn that did work. */
+    private final int pollsBeforeSleep;
+    private int pollsLeft;
 
     private final String name;
     private final Thread thread;
@@ -72,6 +75,7 @@ final class EventLoop implements Loop, Runnable {
     EventLoop(String name, TransportConfig config) throws IOException {
         this.name = name;
         this.resources = new LoopResources(config);
+        this.pollsBeforeSleep = config.pollsBeforeSleep();
         this.selector = Selector.open();
         this.thread = new Thread(this, name);
     }
@@ -167,7 +171,18 @@ final class EventLoop implements Loop, Runnable {
                 failNextSelect = false;
                 throw new IOException("select failed (injected by a test)");
             }
-            work += work > 0 ? selector.selectNow(onSelected) : idle();
+            if (work > 0) {
+                pollsLeft = pollsBeforeSleep;
+                work += selector.selectNow(onSelected);
+            } else if (pollsLeft > 0) {
+                // A reply usually follows a request within microseconds: poll a little before paying for a sleep
+                // and a wakeup. Yield so that on a small machine the peer, not this loop, gets the CPU meanwhile.
+                pollsLeft--;
+                Thread.yield();
+                work += selector.selectNow(onSelected);
+            } else {
+                work += idle();
+            }
         } catch (IOException e) {
             LOG.warn("{}: select failed; moving every channel to a new selector", name, e);
             rebuildSelector();

@@ -14,11 +14,12 @@ import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
  * connection's pending-byte count, and with it the watermarks and the cap.
  *
  * <pre>
- *  producer: count pending -> push entry (one CAS on top) -> try to claim the writer
+ *  producer: count pending -> push entry (one CAS on top) -> try to claim the writer (FREE -> CALLER)
  *                                                              |
- *            claim won: CLAIMED, the caller hands the writer to the loop (the loop marks it dirty)
+ *            claim won: CLAIMED; the caller writes through, or passes the claim to the loop (CALLER -> LOOP)
  *            claim held by someone else: that holder sees this entry before it lets go
- *  claim holder: releaseClaim() -> takeAll(): one swap of top, reversed into acceptance order
+ *  claim holder: takeAll(): one swap of top, reversed into acceptance order; lets go (-> FREE) only once
+ *                drained, then looks at the queue again: a frame that lost the race for the claim is its job
  * </pre>
  *
  * <p>Why an intrusive stack taken whole rather than a queue of arrays: a producer's offer is one CAS and
@@ -26,14 +27,29 @@ import java.util.concurrent.atomic.AtomicReferenceFieldUpdater;
  * and an idle connection's queue is three fields instead of padded chunk arrays. Order is the order the CASes
  * succeeded, which is what "accepted" means.
  *
- * <p>The claim: whoever moves it from 0 to 1 owns the writer until it lets go. The loop lets go just before it
- * takes ({@link #releaseClaim}), so a frame offered after the take claims again and is not stranded. Once closed,
- * the loop consumes no more: a producer whose frame lands in a closed queue fails it itself, and so does one
- * whose claim raced the close (see {@link #failStragglers}).
+ * <p>The claim says who may run the {@link FrameWriter}: nobody ({@link #FREE}), the loop ({@link #LOOP}: a
+ * flush is due, or the writer waits for {@code OP_WRITE}), or a caller of {@code write} ({@link #CALLER}) that
+ * won it from FREE and now either writes through or passes it to the loop. The holder lets go only when nothing
+ * is staged and then looks at the queue again, so a frame whose offer found the claim held is never stranded
+ * (both sides write one volatile and then read the other's). Two threads never run the writer at once.
+ *
+ * <p>Closing is the loop's, but the writer's frames can be failed only by its holder: a close that finds a caller
+ * holding the claim marks it {@link #CALLER_ENDS}, and that caller, whose next move of the claim then fails, ends
+ * the writer itself ({@link FrameWriter#finishClose}). Once the close has finished, a producer whose frame
+ * lands in the closed queue fails it on its own thread ({@link #failStragglers}).
  */
 final class FrameQueue {
 
-    /** {@link #offer} result bit: this call claimed the idle writer; the caller must hand it to the loop. */
+    /** The claim's values. Nobody holds the writer: the next offer claims it. */
+    static final int FREE = 0;
+    /** The loop holds the writer: a flush is due (the connection is dirty) or it waits for {@code OP_WRITE}. */
+    static final int LOOP = 1;
+    /** A caller of {@code write} just claimed the idle writer: it writes through or passes the claim on. */
+    static final int CALLER = 2;
+    /** The loop closed while a caller held the writer: that caller fails what is left (it alone may touch it). */
+    static final int CALLER_ENDS = 3;
+
+    /** {@link #offer} result bit: this call claimed the idle writer ({@link #CALLER}): write through or pass it on. */
     static final int CLAIMED = 1;
     /** {@link #offer} result bit: this frame made the connection unwritable; the loop should report it. */
     static final int BECAME_UNWRITABLE = 2;
@@ -57,6 +73,8 @@ final class FrameQueue {
     private volatile long pending;
     private volatile boolean writable = true;
     private volatile boolean closed;
+    /** Set once everything the writer held at the close has failed: stragglers may fail their own from then on. */
+    private volatile boolean closeFinished;
     private volatile Throwable closeCause;
 
     /** @param maxPendingBytes hard cap on pending bytes; an offer above it is refused at once (0: no cap) */
@@ -136,20 +154,17 @@ final class FrameQueue {
         } while (!TOP.compareAndSet(this, h, e));
     }
 
-    /** The producer's half of {@link #offer} once its entry is in; separate so a test can replay a race. */
+    /**
+     * The producer's half of {@link #offer} once its entry is in; separate so a test can replay a race. A close
+     * that begins after the closed check finds the claim FREE (and takes it first) or CALLER (and marks it
+     * CALLER_ENDS): either way exactly one thread ends the writer.
+     */
     int claimAfterPush(int result) {
         if (closed) {
             failStragglers();
             return 0;
         }
-        if (claim == 0 && CLAIM.compareAndSet(this, 0, 1)) {
-            if (closed) {
-                // The loop ignores a closed connection, and a claim left set would lock every later straggler
-                // out of failStragglers.
-                claim = 0;
-                failStragglers();
-                return 0;
-            }
+        if (claim == FREE && CLAIM.compareAndSet(this, FREE, CALLER)) {
             result |= CLAIMED;
         }
         return result;
@@ -195,19 +210,29 @@ final class FrameQueue {
         return top == null;
     }
 
-    /** Lets go of the claim just before taking: a frame offered from here on claims the writer again. */
-    void releaseClaim() {
-        claim = 0;
+    /**
+     * Caller holding {@link #CALLER}: passes the writer to {@code holder} ({@link #FREE} or {@link #LOOP}).
+     *
+     * @return {@code false} if the loop closed meanwhile ({@link #CALLER_ENDS}): the caller still holds the writer
+     * and must end it ({@link FrameWriter#finishClose})
+     */
+    boolean passTo(int holder) {
+        return CLAIM.compareAndSet(this, CALLER, holder);
     }
 
-    /** Keeps the claim while the writer waits for {@code OP_WRITE}: producers need not wake the loop meanwhile. */
-    void holdClaim() {
-        claim = 1;
+    /** Loop holding {@link #LOOP}, with nothing staged: lets go; the caller then looks at the queue again. */
+    void release() {
+        claim = FREE;
     }
 
-    /** Claims again after a yielded turn: {@code true} when the caller must hand the writer to the loop again. */
-    boolean reclaim() {
-        return claim == 0 && CLAIM.compareAndSet(this, 0, 1);
+    /** Loop. Takes the idle writer: {@code true} if it was FREE, and so the loop must flush it now. */
+    boolean claimForLoop() {
+        return claim == FREE && CLAIM.compareAndSet(this, FREE, LOOP);
+    }
+
+    /** Any thread. The claim as it is now: for tests and assertions only, stale as soon as read. */
+    int claim() {
+        return claim;
     }
 
     /** Frame bytes that are now with the kernel (or failed): no longer pending. */
@@ -238,55 +263,79 @@ final class FrameQueue {
     // ---------------------------------------------------------------- the end
 
     /**
-     * Loop. First half of closing: takes the consumer role for good and publishes {@code cause}, so no producer
-     * drains while the writer fails what it holds. {@link #finishClose} fails what is queued.
+     * Loop. First half of closing: publishes {@code cause}, so no producer claims the writer from here on, and
+     * takes the writer from whoever holds it.
+     *
+     * @return {@code true} if the loop now holds the writer and must fail what it holds ({@link
+     * FrameWriter#finishClose}); {@code false} if the queue was closed already, or a caller holds the writer and
+     * will do it (its next move of the claim fails)
      */
-    void beginClose(Throwable cause) {
-        claim = 1;
+    boolean beginClose(Throwable cause) {
+        if (closed) {
+            return false;
+        }
         closeCause = cause;
         closed = true;
+        while (true) {
+            int c = claim;
+            if (c == LOOP || (c == FREE && CLAIM.compareAndSet(this, FREE, LOOP))) {
+                return true;
+            }
+            if (c == CALLER && CLAIM.compareAndSet(this, CALLER, CALLER_ENDS)) {
+                return false;
+            }
+        }
     }
 
     boolean isClosed() {
         return closed;
     }
 
-    /** Loop. Fails everything queued, oldest first, then hands the queue to the stragglers. */
+    /** The cause every unwritten frame fails with, once {@link #beginClose} has run. */
+    Throwable closeCause() {
+        return closeCause;
+    }
+
+    /**
+     * The holder of a closed writer (the loop, or the caller told so by {@code CALLER_ENDS}): fails everything
+     * queued, oldest first, then hands the queue to the stragglers.
+     */
     void finishClose() {
         for (WriteEntry e = takeAll(); e != null; ) {
             WriteEntry next = e.next;
-            fail(e, closeCause, true);
+            fail(e, closeCause);
             e = next;
         }
-        claim = 0;
+        closeFinished = true;
+        claim = FREE; // LOOP or CALLER_ENDS: nobody else moves either, so a plain store
         failStragglers();
     }
 
     /**
-     * Any thread, after an entry was pushed into a closed queue: fails every entry still queued. The loop no
-     * longer consumes, so the consumer is whoever wins the claim; a loser's entry is seen by the winner, which
-     * looks at the queue again after it lets go.
+     * Any thread, after an entry was pushed into a closed queue: fails every entry still queued. Nothing happens
+     * until the close has finished: the closer takes the queue last, after the older frames it holds, so failures
+     * are told in acceptance order; the closer looks again after it sets {@code closeFinished}. From then on the
+     * consumer is whoever wins the claim, and a loser's entry is seen by the winner, which looks again after it
+     * lets go.
      */
     private void failStragglers() {
-        while (top != null && CLAIM.compareAndSet(this, 0, 1)) {
+        while (closeFinished && top != null && CLAIM.compareAndSet(this, FREE, CALLER)) {
             for (WriteEntry e = takeAll(); e != null; ) {
                 WriteEntry next = e.next;
-                fail(e, closeCause, false);
+                fail(e, closeCause);
                 e = next;
             }
-            claim = 0;
+            claim = FREE;
         }
     }
 
-    /** Fails one entry; only the loop gives entries back to the pool (the pool's offer side is single-threaded). */
-    void fail(WriteEntry e, Throwable cause, boolean onLoop) {
+    /** Fails one entry and gives it back to the pool (any thread: the pool is multi-producer). */
+    void fail(WriteEntry e, Throwable cause) {
         if (e.isFrame()) {
             settled(e.remaining);
         }
         WriteListener listener = e.listener;
-        if (onLoop) {
-            pool.release(e);
-        }
+        pool.release(e);
         WriteEntry.notify(listener, cause, owner);
     }
 }

@@ -24,7 +24,8 @@ import java.util.Arrays;
  * bytes taken from the buffers; those frames simply stay at the head ({@link Wire#unacknowledged()}). In v5
  * mode the {@link SegmentPacker} puts segment headers and trailers between the frames as they are staged.
  *
- * <p>Single-threaded: the holder of the queue's claim (the loop).
+ * <p>Single-threaded: run only by the holder of the queue's claim (the loop, or a caller writing through); the
+ * claim's compare-and-set hands its state from one holder to the next.
  */
 final class FrameWriter {
 
@@ -59,6 +60,8 @@ final class FrameWriter {
     volatile long writeCalls;
     volatile long shortWrites;
     volatile long zeroByteWrites;
+    /** {@code System.nanoTime()} of the last write call: how a caller tells a quiet connection from a busy one. */
+    volatile long lastWriteNanos = System.nanoTime() - (1L << 40);
 
     FrameWriter(FrameQueue queue, long maxBytesPerWrite, int writeSpinCount) {
         this.queue = queue;
@@ -73,8 +76,15 @@ final class FrameWriter {
      * @param iov a reusable array, at least one slot long; its length bounds the buffers per call
      */
     Flush flush(Wire wire, ByteBuffer[] iov) throws IOException {
-        queue.releaseClaim(); // before taking: a frame offered from here on claims the writer again
-        for (int spin = 0; spin < writeSpinCount; spin++) {
+        return flush(wire, iov, writeSpinCount);
+    }
+
+    /** As {@link #flush(Wire, ByteBuffer[])}, in at most {@code maxCalls} write calls. */
+    Flush flush(Wire wire, ByteBuffer[] iov, int maxCalls) throws IOException {
+        for (int spin = 0; spin < maxCalls; spin++) {
+            if (queue.isClosed()) {
+                break; // the loop closed while a caller held the writer: that caller fails the rest, writes nothing
+            }
             stageQueued();
             int count = gather(iov, bytesPerWrite);
             if (count == 0 && !wire.hasBacklog()) {
@@ -89,6 +99,7 @@ final class FrameWriter {
                 Arrays.fill(iov, 0, count, null);
             }
             writeCalls++;
+            lastWriteNanos = System.nanoTime();
             bytesWritten += Math.max(0, written);
             retire(written);
             long taken = written + wire.unacknowledged() - unacknowledgedBefore;
@@ -238,21 +249,26 @@ final class FrameWriter {
     }
 
     /**
-     * Ends the writer: every frame not yet written fails with {@code cause}, oldest first (those waiting for
-     * their segment's trailer, then staged, then queued), and every frame offered later fails on its producer's
-     * thread. Idempotent.
+     * Loop. Ends the writer: every frame not yet written fails with {@code cause}, oldest first (those waiting
+     * for their segment's trailer, then staged, then queued), and every frame offered later fails on its
+     * producer's thread. If a caller holds the writer, that caller does the failing when it lets go
+     * ({@link #finishClose}). Idempotent.
      */
     void close(Throwable cause) {
-        if (queue.isClosed()) {
-            return;
+        if (queue.beginClose(cause)) {
+            finishClose();
         }
-        queue.beginClose(cause);
+    }
+
+    /** The holder of a writer whose queue is closed: fails everything it holds with the close's cause. */
+    void finishClose() {
+        Throwable cause = queue.closeCause();
         if (packer != null) {
             packer.failAwaiting(cause);
         }
         WriteEntry e;
         while ((e = staged.pollFirst()) != null) {
-            queue.fail(e, cause, true);
+            queue.fail(e, cause);
         }
         queue.finishClose();
     }

@@ -9,7 +9,8 @@ import io.cqlnio.spi.IdleKind;
  * A connection's read and write idle timeouts: {@link FrameHandler#onIdle} once a whole timeout passes without
  * an inbound frame (READ) or a written frame (WRITE), then again every timeout while it stays quiet. One timer
  * per direction, re-armed for the next moment it could fire rather than on every frame, so a busy connection
- * pays one {@code nanoTime} per read or flush that moved frames. Loop thread only.
+ * pays one {@code nanoTime} per read or flush that moved frames. Loop thread only, except {@link #framesWritten}
+ * (also the writer's holder when a caller writes through).
  */
 final class IdleTimers {
 
@@ -24,7 +25,8 @@ final class IdleTimers {
     private Cancellable readTimer;
     private Cancellable writeTimer;
     private long readMark;
-    private long writeMark;
+    /** Volatile: a caller writing through moves it too. */
+    private volatile long writeMark;
     private boolean stopped;
 
     IdleTimers(Loop loop, Connection connection, LoopMember member, FrameHandler handler, long readIdleNanos,

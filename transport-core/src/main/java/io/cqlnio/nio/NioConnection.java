@@ -86,7 +86,8 @@ final class NioConnection implements Connection, ConnectionControl {
         this.check = config.checkOutboundFrames() ? new OutboundFrameCheck(config.frameCodec()) : null;
         this.idle = IdleTimers.create(loop, this, this, handler, config.readIdleTimeout().toNanos(),
                 config.writeIdleTimeout().toNanos());
-        this.writes = new WriteSide(this, this, handler, loop, wire, tls, idle, resources.iov, queue,
+        this.writes = new WriteSide(this, this, handler, loop, wire, tls, idle, resources.iov, resources.callerIovs,
+                config.writeThroughQuietTime().toNanos(), queue,
                 new FrameWriter(queue, config.maxBytesPerWrite(), config.writeSpinCount()));
         this.reads = new ReadSide(this, this, handler, loop, wire, tls, idle, new FrameReader(this,
                 config.frameCodec(), config.maxFrameLength(), resources.readBuffer, resources.readView));
@@ -378,6 +379,14 @@ final class NioConnection implements Connection, ConnectionControl {
 
     private void closeWhenFlushed() {
         if (!tornDown) {
+            flushIfUnclaimed();
+        }
+    }
+
+    @Override
+    public void flushIfUnclaimed() {
+        ConnectionState now = state;
+        if (now != ConnectionState.CLOSED && !now.isConnecting() && queue.claimForLoop()) {
             flushFromLoop();
         }
     }

@@ -109,7 +109,7 @@ final class ReadSide implements FrameReader.Sink {
         if (tls != null && n >= 0 && !control.isTornDown()) {
             readAgainIfTlsHoldsInput();
             if (wire.hasBacklog()) {
-                control.flushFromLoop(); // a TLS 1.3 key update reply waits behind no frame
+                control.flushIfUnclaimed(); // a TLS 1.3 key update reply waits behind no frame
             }
         }
         if (n < 0 && !control.isTornDown()) {

@@ -1,7 +1,7 @@
 package io.cqlnio.nio;
 
 import io.cqlnio.spi.WriteListener;
-import org.jctools.queues.SpmcArrayQueue;
+import org.jctools.queues.MpmcArrayQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,14 +65,14 @@ final class WriteEntry {
     }
 
     /**
-     * Recycles entries without locks: any producer thread takes ({@code poll} is multi-consumer), only the loop
-     * gives back ({@code offer} is single-producer). Empty pool: allocate; full pool: let the GC have it.
+     * Recycles entries without locks: any producer thread takes, and whoever retires or fails an entry gives it
+     * back (the loop, or a caller writing through). Empty pool: allocate; full pool: let the GC have it.
      */
     static final class Pool {
-        private final SpmcArrayQueue<WriteEntry> free;
+        private final MpmcArrayQueue<WriteEntry> free;
 
         Pool(int capacity) {
-            free = new SpmcArrayQueue<>(capacity);
+            free = new MpmcArrayQueue<>(Math.max(2, capacity));
         }
 
         /** Any thread. */
@@ -81,7 +81,7 @@ final class WriteEntry {
             return e != null ? e : new WriteEntry();
         }
 
-        /** Loop thread only. */
+        /** The writer's holder (any thread). */
         void release(WriteEntry e) {
             e.kind = FRAME;
             e.single = null;

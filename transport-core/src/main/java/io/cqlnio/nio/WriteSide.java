@@ -4,20 +4,40 @@ import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
 import io.cqlnio.spi.FrameHandler;
 
+import org.jctools.queues.MessagePassingQueue;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 
 /**
- * A connection's outbound side on its loop: hands the claimed writer to the loop, flushes it, waits for
- * {@code OP_WRITE} after a short write, reports writability, and ends a graceful close (with close_notify under
- * TLS) once every accepted frame is written. Loop thread only, except {@link #handOver}.
+ * A connection's outbound side: what a caller does with the writer it claimed (write through, or pass it to the
+ * loop), and on the loop: flushing, waiting for {@code OP_WRITE} after a short write, reporting writability, and
+ * ending a graceful close (with close_notify under TLS) once every accepted frame is written.
+ *
+ * <pre>
+ *  caller claimed the idle writer (FREE -> CALLER)
+ *    quiet connection, plaintext, OPEN, not the loop:  one gathering write of what is queued, here and now
+ *        drained        -> FREE, then look again (a frame offered meanwhile, a close() meanwhile -> the loop)
+ *        short, or more -> LOOP: the remainder stays at the head, the loop waits for OP_WRITE as always
+ *    otherwise:  -> LOOP, and the loop flushes on its next turn (a wakeup only if it sleeps)
+ * </pre>
+ *
+ * <p>Write-through takes one thread handoff out of a request's round trip when the connection is idle, and
+ * stays out of the way under load: a caller writes through only if no write call touched this connection for
+ * {@code writeThroughQuietTime}, so a burst goes out as one gathering write from the loop (docs/BENCHMARKS.md has
+ * the alternatives measured). Never under TLS: the engine's wrap state is shared with the loop's reads (handshake
+ * messages, key updates, close_notify), so only the loop drives it.
+ *
+ * <p>Threads: {@link #handOver} on the caller's thread (the writer only while it holds the claim); everything
+ * else on the loop.
  */
 final class WriteSide {
 
     private static final AtomicLongFieldUpdater<WriteSide> WAKEUPS =
             AtomicLongFieldUpdater.newUpdater(WriteSide.class, "wakeups");
+
 
     private final ConnectionControl control;
     private final Connection connection;
@@ -29,15 +49,22 @@ final class WriteSide {
     /** Null unless a write idle timeout is configured. */
     private final IdleTimers idle;
     private final ByteBuffer[] iov;
+    /** Callers' iov arrays, lent for one write-through each; null when write-through is off. */
+    private final MessagePassingQueue<ByteBuffer[]> callerIovs;
+    /** How long no write call may have touched the connection before a caller writes through. */
+    private final long quietNanos;
     final FrameQueue queue;
     final FrameWriter writer;
     private volatile long wakeups;
+    /** Written by the writer's holder only (the claim orders them); volatile for stats() on other threads. */
+    private volatile long writesThrough;
     private Runnable reportWritability;
     private boolean awaitingWritable;
     private boolean reportedWritable = true;
 
     WriteSide(ConnectionControl control, Connection connection, FrameHandler handler, Loop loop, Wire wire,
-              TlsSteps tls, IdleTimers idle, ByteBuffer[] iov, FrameQueue queue, FrameWriter writer) {
+              TlsSteps tls, IdleTimers idle, ByteBuffer[] iov, MessagePassingQueue<ByteBuffer[]> callerIovs,
+              long quietNanos, FrameQueue queue, FrameWriter writer) {
         this.control = control;
         this.connection = connection;
         this.handler = handler;
@@ -46,26 +73,125 @@ final class WriteSide {
         this.tls = tls;
         this.idle = idle;
         this.iov = iov;
+        this.callerIovs = tls == null ? callerIovs : null;
+        this.quietNanos = quietNanos;
         this.queue = queue;
         this.writer = writer;
     }
 
-    /** Any thread. Acts on what an offer said: the writer was claimed, or the connection became unwritable. */
+    // ---------------------------------------------------------------- the caller's thread
+
+    /**
+     * Any thread, right after an offer. Acts on what it said: the writer was claimed (write through, or pass it
+     * to the loop), or the connection became unwritable (the loop tells the handler).
+     */
     void handOver(int offered) {
-        if ((offered & FrameQueue.CLAIMED) != 0 && loop.markDirty(control)) {
-            WAKEUPS.incrementAndGet(this);
+        if ((offered & FrameQueue.CLAIMED) != 0) {
+            if (mayWriteThrough()) {
+                writeThrough();
+            } else {
+                passToLoop();
+            }
         }
         if ((offered & FrameQueue.BECAME_UNWRITABLE) != 0) {
-            if (reportWritability == null) {
-                reportWritability = this::reportWritability; // benign race: any copy does the same
-            }
-            loop.execute(reportWritability);
+            reportWritabilityOnLoop();
         }
+    }
+
+    private void reportWritabilityOnLoop() {
+        if (reportWritability == null) {
+            reportWritability = this::reportWritability; // benign race: any copy does the same
+        }
+        loop.execute(reportWritability);
+    }
+
+    private boolean mayWriteThrough() {
+        return callerIovs != null
+                && System.nanoTime() - writer.lastWriteNanos >= quietNanos
+                && control.state() == ConnectionState.OPEN
+                && !loop.inLoop() // the loop flushes its own writes on this very turn, batched with the others
+                && !Thread.currentThread().isInterrupted();
+    }
+
+    /** Caller holding the claim: the loop flushes on its next turn, woken only if it sleeps. */
+    private void passToLoop() {
+        if (!queue.passTo(FrameQueue.LOOP)) {
+            writer.finishClose(); // the loop closed while we held the writer: failing its frames is ours
+            return;
+        }
+        if (loop.markDirty(control)) {
+            WAKEUPS.incrementAndGet(this);
+        }
+    }
+
+    /**
+     * Caller holding the claim: one gathering write of what is queued now (at most two calls, so a caller never
+     * turns into a loop), then lets go, or passes what is left to the loop exactly as a loop flush would leave it.
+     */
+    private void writeThrough() {
+        ByteBuffer[] callerIov = callerIovs.poll();
+        if (callerIov == null) {
+            passToLoop(); // as many callers as arrays are writing through on this loop already
+            return;
+        }
+        FrameWriter.Flush result;
+        long framesBefore = writer.framesWritten;
+        try {
+            result = writer.flush(wire, callerIov, 2);
+        } catch (IOException | RuntimeException e) {
+            callerIovs.offer(callerIov);
+            failedThrough(e);
+            return;
+        }
+        callerIovs.offer(callerIov);
+        writesThrough++;
+        if (idle != null && writer.framesWritten != framesBefore) {
+            idle.framesWritten();
+        }
+        if (result != FrameWriter.Flush.DRAINED) {
+            passToLoop(); // short: the loop meets it again and waits for OP_WRITE; yielded: the loop goes on
+        } else if (!queue.passTo(FrameQueue.FREE)) {
+            writer.finishClose();
+            return;
+        } else if (!queue.isEmpty() || control.state() != ConnectionState.OPEN) {
+            // A frame offered while we held the claim found it taken, and a close() found it taken too: whoever
+            // wins the claim now hands both to the loop.
+            if ((queue.claimAfterPush(0) & FrameQueue.CLAIMED) != 0) {
+                passToLoop();
+            }
+        }
+        if (!queue.isWritable()) {
+            reportWritabilityOnLoop(); // pending may have dropped below the low watermark
+        }
+    }
+
+    /** Caller holding the claim: the write threw. The loop closes the connection with the cause. */
+    private void failedThrough(Exception e) {
+        Throwable why = e instanceof IOException
+                ? new ConnectionClosedException("write failed on " + connection + ": " + e.getMessage(), e)
+                : e;
+        if (!queue.passTo(FrameQueue.LOOP)) {
+            writer.finishClose();
+            return;
+        }
+        loop.execute(() -> {
+            if (e instanceof IOException) {
+                control.closeNow(why, why);
+            } else {
+                control.closeOnError(why);
+            }
+        });
     }
 
     long wakeups() {
         return wakeups;
     }
+
+    long writesThrough() {
+        return writesThrough;
+    }
+
+    // ---------------------------------------------------------------- the loop
 
     /** Loop. OP_WRITE fired: the kernel has room again. */
     void onWritable() {
@@ -73,7 +199,7 @@ final class WriteSide {
         flush();
     }
 
-    /** Loop. The writer was handed to the loop, or it yielded its last turn. */
+    /** Loop, holding the claim: the writer was passed to the loop, or it yielded its last turn. */
     void flush() {
         if (awaitingWritable) {
             return; // OP_WRITE will call back; the writer stays claimed meanwhile
@@ -106,17 +232,18 @@ final class WriteSide {
                     closeGracefully();
                     return;
                 }
+                queue.release();
+                if (!queue.isEmpty() && queue.claimForLoop()) {
+                    loop.markDirty(control); // offered while we held the claim: next turn
+                }
                 break;
-            case BLOCKED:
+            case BLOCKED: // the claim stays with the loop: producers need not wake it meanwhile
                 awaitingWritable = true;
-                queue.holdClaim();
                 control.setInterest(ops | SelectionKey.OP_WRITE);
                 break;
             default: // YIELDED: served again from the dirty queue next turn; OP_WRITE too would serve it twice
                 control.setInterest(ops & ~SelectionKey.OP_WRITE);
-                if (queue.reclaim()) {
-                    loop.markDirty(control);
-                }
+                loop.markDirty(control);
                 break;
         }
         reportWritability();

@@ -35,6 +35,17 @@ import java.util.Arrays;
  *     transport adapts below it, halving after short writes and doubling after full ones</td></tr>
  * <tr><td>writeSpinCount</td><td>16</td><td>write calls per connection per loop turn before the loop
  *     serves others (Netty's figure)</td></tr>
+ * <tr><td>writeThrough</td><td>true</td><td>a {@link Connection#write} that finds the connection's writer idle
+ *     (nothing queued, nothing written for {@code writeThroughQuietTime}) makes the non-blocking gathering write
+ *     itself, on the caller's thread, instead of waking the loop: one thread handoff less per request on a quiet
+ *     connection. A short write leaves the rest to the loop. Never under TLS</td></tr>
+ * <tr><td>writeThroughQuietTime</td><td>10 µs</td><td>how long no write call may have touched a connection before
+ *     a caller writes through; below it the loop gathers the burst into one write. 0: whenever the writer is
+ *     idle</td></tr>
+ * <tr><td>pollsBeforeSleep</td><td>0</td><td>after a loop turn that did work, the loop polls its selector
+ *     ({@code selectNow}, yielding the CPU between polls) up to this many times before it blocks in
+ *     {@code select}. 0 on this project's 2-vCPU measurements: polling steals the CPU the peer needs
+ *     (docs/BENCHMARKS.md)</td></tr>
  * <tr><td>frameCodec</td><td>{@link CqlFrameCodec#INSTANCE}</td><td>how inbound bytes split into frames</td></tr>
  * <tr><td>readIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} READ after this long without
  *     an inbound frame</td></tr>
@@ -113,6 +124,12 @@ public final class TransportConfig {
     public long maxBytesPerWrite() { return values.maxBytesPerWrite; }
     /** {@return write calls per connection per loop turn before the loop serves other connections} */
     public int writeSpinCount() { return values.writeSpinCount; }
+    /** {@return whether a caller that finds the writer idle writes through on its own thread} */
+    public boolean writeThrough() { return values.writeThrough; }
+    /** {@return how long no write call may have touched a connection before a caller writes through} */
+    public Duration writeThroughQuietTime() { return values.writeThroughQuietTime; }
+    /** {@return how many times the loop polls its selector after a busy turn before it blocks} */
+    public int pollsBeforeSleep() { return values.pollsBeforeSleep; }
     /** {@return how inbound bytes split into frames; never null} */
     public FrameCodec frameCodec() { return values.frameCodec; }
     /** {@return the quiet time after which {@link FrameHandler#onIdle} READ fires, or zero for never} */
@@ -226,6 +243,24 @@ public final class TransportConfig {
          */
         public Builder writeSpinCount(int calls) { values.writeSpinCount = calls; return this; }
         /**
+         * @param enabled {@code true} (the default) to let a caller that finds the writer idle write through
+         * @return this builder
+         */
+        public Builder writeThrough(boolean enabled) { values.writeThrough = enabled; return this; }
+        /**
+         * @param quietTime non-null, 0..1 s; {@link Duration#ZERO} writes through whenever the writer is idle
+         * @return this builder
+         */
+        public Builder writeThroughQuietTime(Duration quietTime) {
+            values.writeThroughQuietTime = quietTime;
+            return this;
+        }
+        /**
+         * @param polls 0..1,000,000; 0 blocks in {@code select} as soon as a turn found nothing to do
+         * @return this builder
+         */
+        public Builder pollsBeforeSleep(int polls) { values.pollsBeforeSleep = polls; return this; }
+        /**
          * @param codec non-null, stateless or thread-safe, with a header length of 1..readBufferSize
          * @return this builder
          */
@@ -285,6 +320,9 @@ public final class TransportConfig {
         int maxBuffersPerWrite = 1024;
         long maxBytesPerWrite = 1024 * 1024;
         int writeSpinCount = 16;
+        boolean writeThrough = true;
+        Duration writeThroughQuietTime = Duration.ofNanos(10_000);
+        int pollsBeforeSleep;
         FrameCodec frameCodec = CqlFrameCodec.INSTANCE;
         Duration readIdleTimeout = Duration.ZERO;
         Duration writeIdleTimeout = Duration.ZERO;
@@ -317,6 +355,11 @@ public final class TransportConfig {
                     "1..1024");
             check(maxBytesPerWrite >= 1, "maxBytesPerWrite", maxBytesPerWrite, ">= 1");
             check(writeSpinCount >= 1, "writeSpinCount", writeSpinCount, ">= 1");
+            check(writeThroughQuietTime != null && !writeThroughQuietTime.isNegative()
+                    && writeThroughQuietTime.compareTo(Duration.ofSeconds(1)) <= 0, "writeThroughQuietTime",
+                    writeThroughQuietTime, "0..1 s");
+            check(pollsBeforeSleep >= 0 && pollsBeforeSleep <= 1_000_000, "pollsBeforeSleep", pollsBeforeSleep,
+                    "0..1000000");
             check(frameCodec != null, "frameCodec", null, "non-null");
             check(frameCodec.headerLength() >= 1, "frameCodec", frameCodec, "headerLength() >= 1");
             check(frameCodec.headerLength() <= readBufferSize, "readBufferSize", readBufferSize,
@@ -335,7 +378,9 @@ public final class TransportConfig {
                 "readBufferSize", readBufferSize, "maxFrameLength", maxFrameLength,
                 "writeHighWatermark", writeHighWatermark, "writeLowWatermark", writeLowWatermark,
                 "maxBuffersPerWrite", maxBuffersPerWrite, "maxBytesPerWrite", maxBytesPerWrite,
-                "writeSpinCount", writeSpinCount, "frameCodec", frameCodec, "readIdleTimeout", readIdleTimeout,
+                "writeSpinCount", writeSpinCount, "writeThrough", writeThrough,
+                "writeThroughQuietTime", writeThroughQuietTime, "pollsBeforeSleep", pollsBeforeSleep,
+                "frameCodec", frameCodec, "readIdleTimeout", readIdleTimeout,
                 "writeIdleTimeout", writeIdleTimeout, "maxPendingBytes", maxPendingBytes, "tls", tls,
                 "checkOutboundFrames", checkOutboundFrames};
         }

@@ -24,16 +24,24 @@ final class TestWriter {
         writer = new FrameWriter(queue, maxBytesPerWrite, spin);
     }
 
+    /** Offers as a caller without write-through does: a claim it wins goes to the loop, which the test plays. */
     int enqueue(ByteBuffer single, ByteBuffer[] parts, WriteListener listener) {
-        return queue.offer(single, parts, listener);
+        return toLoop(queue.offer(single, parts, listener));
     }
 
     int enqueueSwitchToSegments() {
-        return queue.offerSwitchToSegments();
+        return toLoop(queue.offerSwitchToSegments());
     }
 
     int claim(int result) {
-        return queue.claimAfterPush(result);
+        return toLoop(queue.claimAfterPush(result));
+    }
+
+    private int toLoop(int offered) {
+        if ((offered & FrameQueue.CLAIMED) != 0 && !queue.passTo(FrameQueue.LOOP)) {
+            writer.finishClose();
+        }
+        return offered;
     }
 
     /** Flushes into a plain channel, as the socket's wire does (the wire is kept, so this allocates nothing). */
