@@ -41,7 +41,10 @@ final class FaultProxy implements AutoCloseable {
         CLOSE,
         /** Only this direction ends (FIN toward its destination); the other direction goes on. */
         HALF_CLOSE,
-        /** The destination silently vanishes: further bytes are read and dropped, nothing is closed. */
+        /**
+         * The destination silently vanishes: nothing more is read or forwarded and nothing is closed, as with a host
+         * that stopped answering (no ACKs): the sender's kernel buffers fill and its bytes pile up.
+         */
         BLACKHOLE
     }
 
@@ -225,16 +228,12 @@ final class FaultProxy implements AutoCloseable {
         @Override
         public void run() {
             byte[] buf = new byte[64 * 1024];
-            boolean cutDone = false;
             try {
                 InputStream in = from.getInputStream();
                 OutputStream out = to.getOutputStream();
                 startNanos = System.nanoTime();
                 int n;
                 while ((n = in.read(buf)) >= 0) {
-                    if (cutDone) {
-                        continue; // black hole: read and drop
-                    }
                     if (script.delayMillis > 0) {
                         Thread.sleep(script.delayMillis);
                     }
@@ -251,16 +250,11 @@ final class FaultProxy implements AutoCloseable {
                     forward(out, buf, send);
                     if (cutNow) {
                         cut();
-                        cutDone = true;
-                        if (script.cut != Cut.BLACKHOLE) {
-                            return;
-                        }
+                        return; // a black hole reads no more: the sockets stay open until the proxy closes
                     }
                 }
-                // The source ended: pass its end on, unless a cut already decided how this direction ends.
-                if (!cutDone) {
-                    to.shutdownOutput();
-                }
+                // The source ended before any cut: pass its end on.
+                to.shutdownOutput();
             } catch (IOException e) {
                 if (!closed) {
                     // A reset (or the other leg's cut) on one side shows on the other side as a reset, as it would
