@@ -19,6 +19,11 @@ interface BenchConnection extends AutoCloseable {
     /** Bytes of those frames. */
     long bytes();
 
+    /** Write calls the transport made on this connection so far (frames per write call under load); 0 if unknown. */
+    default long writeCalls() {
+        return 0;
+    }
+
     @Override
     void close();
 }

@@ -22,13 +22,23 @@ final class Harness implements AutoCloseable {
     static final String BLOCKING = "blocking";
 
     /**
-     * Identical for every transport: one loop, TCP_NODELAY, OS socket buffers, the default watermarks. The outbound
-     * frame check (nio's, on by default) is measured on and off with {@code -jvmArgsAppend
-     * -Dcqlnio.bench.checkOutboundFrames=false}.
+     * Identical for every transport: one loop, TCP_NODELAY, OS socket buffers, the default watermarks. nio's own
+     * settings are measured at other values with {@code -jvmArgsAppend}: {@code -Dcqlnio.bench.checkOutboundFrames=false}
+     * (the outbound frame check, on by default), {@code -Dcqlnio.bench.writeThrough=false} (write-through, on),
+     * {@code -Dcqlnio.bench.writeThroughQuietNanos=N} (10,000) and {@code -Dcqlnio.bench.pollsBeforeSleep=N} (0).
      */
-    static final TransportConfig CONFIG = TransportConfig.builder().loops(1).tcpNoDelay(true)
-            .checkOutboundFrames(Boolean.parseBoolean(System.getProperty("cqlnio.bench.checkOutboundFrames", "true")))
-            .build();
+    static final TransportConfig CONFIG = nioSettings(TransportConfig.builder().loops(1).tcpNoDelay(true)).build();
+
+    private static TransportConfig.Builder nioSettings(TransportConfig.Builder b) {
+        TransportConfig defaults = TransportConfig.defaults();
+        return b.checkOutboundFrames(Boolean.parseBoolean(System.getProperty("cqlnio.bench.checkOutboundFrames",
+                        "true")))
+                .writeThrough(Boolean.parseBoolean(System.getProperty("cqlnio.bench.writeThrough",
+                        String.valueOf(defaults.writeThrough()))))
+                .writeThroughQuietTime(java.time.Duration.ofNanos(Long.getLong("cqlnio.bench.writeThroughQuietNanos",
+                        defaults.writeThroughQuietTime().toNanos())))
+                .pollsBeforeSleep(Integer.getInteger("cqlnio.bench.pollsBeforeSleep", defaults.pollsBeforeSleep()));
+    }
 
     private final EchoPeer peer;
     private final Transport transport;
@@ -114,6 +124,14 @@ final class Harness implements AutoCloseable {
         long sum = 0;
         for (BenchConnection c : connections) {
             sum += c.bytes();
+        }
+        return sum;
+    }
+
+    long writeCalls() {
+        long sum = 0;
+        for (BenchConnection c : connections) {
+            sum += c.writeCalls();
         }
         return sum;
     }

@@ -132,6 +132,11 @@ final class SpiBenchConnection implements BenchConnection, FrameHandler {
     }
 
     @Override
+    public long writeCalls() {
+        return connection.stats().writeCalls();
+    }
+
+    @Override
     public void close() {
         try {
             connection.close().get(10, TimeUnit.SECONDS);

@@ -100,12 +100,19 @@ public class ThroughputBenchmark {
         private ThroughputBenchmark benchmark;
         private long framesAtStart;
         private long bytesAtStart;
+        private long writeCallsAtStart;
 
         @Setup(Level.Iteration)
         public void start(ThroughputBenchmark benchmark) {
             this.benchmark = benchmark;
             framesAtStart = benchmark.harness.frames();
             bytesAtStart = benchmark.harness.bytes();
+            writeCallsAtStart = benchmark.harness.writeCalls();
+        }
+
+        /** Write calls the transport made (per second): frames / writeCalls is frames per write call. */
+        public long writeCalls() {
+            return benchmark.harness.writeCalls() - writeCallsAtStart;
         }
 
         public long frames() {
