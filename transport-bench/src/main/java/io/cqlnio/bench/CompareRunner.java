@@ -1,5 +1,7 @@
 package io.cqlnio.bench;
 
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
 import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.Result;
@@ -33,12 +35,12 @@ import java.util.TreeSet;
  *      --sizes 64,1024,24576 --windows 1,16,128 --connections 1 --forks 1 --wi 5 --w 1 --i 5 --r 2 \
  *      --latency --json target/compare.json --md target/compare.md
  * </pre>
- * Options (all optional): {@code --transports a,b} (default: every SPI provider found plus blocking),
- * {@code --sizes}, {@code --windows}, {@code --connections}, {@code --forks}, {@code --wi}/{@code --w}
- * (warmup iterations/seconds), {@code --i}/{@code --r} (measurement iterations/seconds),
- * {@code --throughput false}, {@code --latency}, {@code --oneway}, {@code --json FILE}, {@code --md FILE},
- * {@code --tls false,true} (TLS rows for the throughput and latency benchmarks; {@code blocking} has no TLS variant
- * and is left out of the TLS rows; default {@code false}).
+ * Options (all optional): {@code --transports a,b} (default: nio and the Netty baselines that are on the class path
+ * and can be created here, plus blocking), {@code --sizes}, {@code --windows}, {@code --connections},
+ * {@code --forks}, {@code --wi}/{@code --w} (warmup iterations/seconds), {@code --i}/{@code --r} (measurement
+ * iterations/seconds), {@code --throughput false}, {@code --latency}, {@code --oneway}, {@code --json FILE},
+ * {@code --md FILE}, {@code --tls false,true} (TLS rows for the throughput and latency benchmarks; {@code blocking}
+ * has no TLS variant and is left out of the TLS rows; default {@code false}).
  */
 public final class CompareRunner {
 
@@ -99,13 +101,23 @@ public final class CompareRunner {
 
         private static List<String> defaultTransports() {
             List<String> found = new ArrayList<>();
-            for (String name : List.of(OURS, NETTY, "netty-epoll")) {
-                if (Transports.names().contains(name)) {
+            for (String name : List.of(OURS, NETTY, "netty-epoll", "netty-io_uring")) {
+                if (Transports.names().contains(name) && creatable(name)) {
                     found.add(name);
                 }
             }
             found.add(Harness.BLOCKING);
             return found;
+        }
+
+        /** Whether {@code name} can be created here: netty-epoll and netty-io_uring need Linux, io_uring allowed. */
+        private static boolean creatable(String name) {
+            try (Transport t = Transports.create(name, TransportConfig.defaults())) {
+                return t != null;
+            } catch (RuntimeException e) {
+                System.out.println("compare: leaving out transport '" + name + "', it cannot be created here: " + e);
+                return false;
+            }
         }
     }
 

@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
         "-Dio.netty.tryReflectionSetAccessible=true", "-Dio.netty.leakDetection.level=DISABLED"})
 public class OneWayBenchmark {
 
-    @Param({"nio", "netty-nio", "netty-epoll", "blocking"})
+    @Param({"nio", "netty-nio", "netty-epoll", "netty-io_uring", "blocking"})
     public String transport;
 
     @Param({"64", "1024", "24576"})

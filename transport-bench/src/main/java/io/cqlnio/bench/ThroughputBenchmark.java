@@ -35,7 +35,7 @@ import java.util.concurrent.TimeUnit;
         "-Dio.netty.tryReflectionSetAccessible=true", "-Dio.netty.leakDetection.level=DISABLED"})
 public class ThroughputBenchmark {
 
-    @Param({"nio", "netty-nio", "netty-epoll", "blocking"})
+    @Param({"nio", "netty-nio", "netty-epoll", "netty-io_uring", "blocking"})
     public String transport;
 
     /** Body bytes; each frame also has the 9-byte header. */

@@ -39,7 +39,9 @@ public final class Kit {
 
     /**
      * Names of the implementations the kit runs against: every provider on the class path but the naive control,
-     * and only those that can be created here ({@code netty-epoll} needs Linux and its native library).
+     * and only those that can be created here ({@code netty-epoll} needs Linux and its native library;
+     * {@code netty-io_uring} also a kernel that lets this process use io_uring, which {@code kernel.io_uring_disabled}
+     * or a sandbox's seccomp filter can refuse). Those left out are printed once, with the reason.
      */
     public static Stream<String> implementations() {
         String only = System.getProperty("cqlnio.kit.transports", "").trim();

@@ -50,8 +50,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The transport compatibility kit: one suite, written only against {@code io.cqlnio.spi}, run against every
  * implementation {@link java.util.ServiceLoader} finds ({@link Kit#implementations()}: {@code nio},
- * {@code netty-nio}, {@code netty-epoll}; never the {@code naive} control, which {@link NaiveControlTest} shows
- * failing the ordering check). Each test names the invariant of docs/ARCHITECTURE.md it guards.
+ * {@code netty-nio}, {@code netty-epoll}, {@code netty-io_uring}; never the {@code naive} control, which
+ * {@link NaiveControlTest} shows failing the ordering check). Each test names the invariant of docs/ARCHITECTURE.md it guards.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class TransportKitTest {
@@ -777,7 +777,11 @@ class TransportKitTest {
         if (System.getProperty("cqlnio.kit.transports", "").isBlank()) {
             assertTrue(names.contains("netty-nio"), "transport-bench's providers are not on the test class path: "
                     + names);
+            // Listed on every platform; the kit leaves out (and prints) those that cannot be created here.
+            assertTrue(Transports.names().containsAll(List.of("netty-epoll", "netty-io_uring")),
+                    "transport-bench's native providers are not registered: " + Transports.names());
         }
+        System.out.println("kit: running against " + names);
         assertFalse(names.contains(Kit.NAIVE), "the naive control must not run in the kit");
     }
 }

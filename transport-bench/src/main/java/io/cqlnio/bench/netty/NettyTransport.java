@@ -49,8 +49,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A {@link Transport} over one Netty event loop group ({@code loops} threads, NIO or epoll), configured the
- * way a Netty-based CQL driver runs: pooled direct allocator, TCP_NODELAY, the watermarks of the
+ * A {@link Transport} over one Netty event loop group ({@code loops} threads, NIO, epoll or io_uring), configured
+ * the way a Netty-based CQL driver runs: pooled direct allocator, TCP_NODELAY, the watermarks of the
  * {@link TransportConfig}, and the Java driver's write coalescer (one per event loop). With
  * {@link TransportConfig#tls()} set, Netty's {@code SslHandler} (JDK engine from the same {@link TlsConfig})
  * is first in every pipeline and a connection is handed out once its handshake succeeded.

@@ -46,8 +46,9 @@ class NettyTlsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void framesOfEverySizeEchoThroughATlsPeerAndCloseIsGraceful(String name) throws Exception {
+        Available.assume(name);
         try (EchoPeer peer = EchoPeer.start(EchoPeer.Mode.ECHO, TestCertificates.get().serverContext());
              Transport transport = Transports.create(name, tlsConfig())) {
             NettyTransportTest.Recorder recorder = new NettyTransportTest.Recorder();
@@ -87,8 +88,9 @@ class NettyTlsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void gracefulCloseFlushesEveryAcceptedFrameThenSendsCloseNotify(String name) throws Exception {
+        Available.assume(name);
         SSLContext server = TestCertificates.get().serverContext();
         try (SSLServerSocket listener = (SSLServerSocket) server.getServerSocketFactory()
                 .createServerSocket(0, 10, InetAddress.getLoopbackAddress());
@@ -131,9 +133,10 @@ class NettyTlsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void aPeerThatAnswersOurCloseNotifyByHangingUpStillEndsAGracefulCloseWithoutCause(String name)
             throws Exception {
+        Available.assume(name);
         SSLContext server = TestCertificates.get().serverContext();
         try (ServerSocket listener = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
              Transport transport = Transports.create(name, tlsConfig())) {
@@ -163,14 +166,16 @@ class NettyTlsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void anUntrustedCertificateFailsConnectWithTheSslException(String name) throws Exception {
+        Available.assume(name);
         assertHandshakeFails(name, TestCertificates.get().untrustedServerContext());
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void aCertificateForAnotherHostFailsConnectWithTheSslException(String name) throws Exception {
+        Available.assume(name);
         assertHandshakeFails(name, TestCertificates.get().wrongHostServerContext());
     }
 
@@ -188,8 +193,9 @@ class NettyTlsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void theConnectTimeoutCoversAHandshakeThatNeverEnds(String name) throws Exception {
+        Available.assume(name);
         TransportConfig config = TransportConfig.builder().connectTimeout(Duration.ofMillis(300))
                 .tls(TlsConfig.of(TestCertificates.get().clientContext())).build();
         // Accepts and never answers the ClientHello.
@@ -208,8 +214,9 @@ class NettyTlsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void aServerThatHangsUpAtOnceFailsConnectSayingTheHandshakeFailed(String name) throws Exception {
+        Available.assume(name);
         try (ServerSocket hangsUp = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
              Transport transport = Transports.create(name, tlsConfig())) {
             Thread peer = new Thread(() -> {
@@ -231,8 +238,9 @@ class NettyTlsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void aPlaintextServerFailsTheHandshake(String name) throws Exception {
+        Available.assume(name);
         try (EchoPeer plaintext = EchoPeer.start(EchoPeer.Mode.ECHO);
              Transport transport = Transports.create(name, tlsConfig())) {
             // The echo returns our own ClientHello: a record a client never accepts.
@@ -251,8 +259,9 @@ class NettyTlsTest {
      * the rest of the flush is stuck, not only when (or if) the last record goes out.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void framesAreReportedWrittenRecordByRecordNotWhenTheWholeFlushIsOut(String name) throws Exception {
+        Available.assume(name);
         SSLContext server = TestCertificates.get().serverContext();
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         CompletableFuture<Long> readByPeer = new CompletableFuture<>();

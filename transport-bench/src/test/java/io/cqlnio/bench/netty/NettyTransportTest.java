@@ -9,6 +9,7 @@ import io.cqlnio.spi.Transport;
 import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.TransportException;
 import io.cqlnio.spi.Transports;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -45,7 +46,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The SPI contracts the Netty baseline must keep (the compatibility kit in transport-tests covers them
- * more widely; these run with the module's own build, for both Netty providers).
+ * more widely; these run with the module's own build, for every Netty provider).
  */
 @Timeout(60)
 class NettyTransportTest {
@@ -160,9 +161,29 @@ class NettyTransportTest {
                 .collect(Collectors.toSet());
     }
 
+    /** Where io_uring is refused (no native library, old kernel, io_uring_disabled, seccomp) create names why. */
+    @Test
+    void ioUringIsCreatedHereOrCreateFailsNamingTheCause() {
+        if (NettyIoUringTransportProvider.isAvailable()) {
+            try (Transport transport = Transports.create(NettyIoUringTransportProvider.NAME,
+                    TransportConfig.defaults())) {
+                assertNotNull(transport);
+            }
+            return;
+        }
+        Throwable cause = NettyIoUringTransportProvider.unavailabilityCause();
+        System.out.println("netty-io_uring is not available here: " + cause);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> Transports.create(NettyIoUringTransportProvider.NAME, TransportConfig.defaults()));
+        assertSame(cause, e.getCause());
+        assertTrue(e.getMessage().contains("netty-io_uring") && e.getMessage().contains(String.valueOf(cause)),
+                e.getMessage());
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void framesFromConcurrentProducersComeBackWholeAndListenersRunInPerThreadOrder(String name) throws Exception {
+        Available.assume(name);
         int producers = 4;
         int perProducer = 2000;
         try (EchoPeer peer = EchoPeer.start(EchoPeer.Mode.ECHO);
@@ -228,8 +249,9 @@ class NettyTransportTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void closeFlushesAcceptedFramesThenRefusesWrites(String name) throws Exception {
+        Available.assume(name);
         try (EchoPeer peer = EchoPeer.start(EchoPeer.Mode.DISCARD);
              Transport transport = Transports.create(name, TransportConfig.defaults())) {
             Recorder recorder = new Recorder();
@@ -255,8 +277,9 @@ class NettyTransportTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void abortFailsEveryUnwrittenFrameWithItsCauseExactlyOnce(String name) throws Exception {
+        Available.assume(name);
         CountDownLatch release = new CountDownLatch(1);
         try (ScriptedPeer peer = new ScriptedPeer(s -> awaitQuietly(release)); // accepts, never reads
              Transport transport = Transports.create(name, TransportConfig.builder().sendBufferSize(8192)
@@ -299,8 +322,9 @@ class NettyTransportTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void badVersionByteClosesWithProtocolExceptionNamingIt(String name) throws Exception {
+        Available.assume(name);
         byte[] bytes = {0x5f, 0, 0, 1, 7, 0, 0, 0, 0};
         try (ScriptedPeer peer = new ScriptedPeer(s -> send(s, bytes));
              Transport transport = Transports.create(name, TransportConfig.defaults())) {
@@ -314,8 +338,9 @@ class NettyTransportTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void oversizedDeclaredLengthClosesWithProtocolExceptionNamingIt(String name) throws Exception {
+        Available.assume(name);
         byte[] bytes = {(byte) 0x84, 0, 0, 1, 8, 0x7f, 0, 0, 0}; // body 2,130,706,432 bytes
         try (ScriptedPeer peer = new ScriptedPeer(s -> send(s, bytes));
              Transport transport = Transports.create(name, TransportConfig.builder().maxFrameLength(1024).build())) {
@@ -328,8 +353,9 @@ class NettyTransportTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void peerEofAndHandlerExceptionCloseOnlyTheirConnectionWithACause(String name) throws Exception {
+        Available.assume(name);
         try (EchoPeer peer = EchoPeer.start(EchoPeer.Mode.ECHO);
              ScriptedPeer closer = new ScriptedPeer(s -> closeQuietly(s));
              Transport transport = Transports.create(name, TransportConfig.defaults())) {
@@ -358,8 +384,9 @@ class NettyTransportTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void connectFailuresNameTheAddress(String name) throws Exception {
+        Available.assume(name);
         int closedPort;
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             closedPort = s.getLocalPort();
@@ -380,8 +407,9 @@ class NettyTransportTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"netty-nio", "netty-epoll"})
+    @ValueSource(strings = {"netty-nio", "netty-epoll", "netty-io_uring"})
     void transportCloseIsIdempotentFailsWhatIsLeftAndLeavesNoThread(String name) throws Exception {
+        Available.assume(name);
         CountDownLatch release = new CountDownLatch(1);
         try (ScriptedPeer peer = new ScriptedPeer(s -> awaitQuietly(release))) {
             Transport transport = Transports.create(name, TransportConfig.builder().sendBufferSize(8192).build());
