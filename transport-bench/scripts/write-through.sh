@@ -3,11 +3,11 @@
 # (ThroughputBenchmark), nio with write-through against nio before it (an older benchmarks.jar, $BEFORE_JAR),
 # nio with write-through off, Netty (nio, epoll, io_uring) and the blocking floor, 3 forks each.
 # PLACEMENT=pinned runs every JVM under `taskset -c $CPU` (one vCPU for all threads), PLACEMENT=unpinned on both.
-# JSON and logs go to $OUT. Build first: mvn -B -pl transport-bench -am package -DskipTests.
+# JSON and logs go to $OUT. Build first: mvn -B -pl transport-bench -am package -DskipTests ($JAR: another jar).
 #   BEFORE_JAR=/tmp/bench-before.jar PLACEMENT=pinned CPU=1 OUT=results/x transport-bench/scripts/write-through.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jar=target/benchmarks.jar
+jar=${JAR:-target/benchmarks.jar}
 out=${OUT:-results/$(date -u +%Y%m%d-%H%M)-write-through}
 placement=${PLACEMENT:-unpinned}
 parts=${PARTS:-latency throughput}

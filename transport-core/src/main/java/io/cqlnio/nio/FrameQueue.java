@@ -164,7 +164,21 @@ final class FrameQueue {
             failStragglers();
             return 0;
         }
+        return claimWriter(result);
+    }
+
+    /**
+     * The claim itself, separate so a test can replay it landing after a whole close. A claim won after the close
+     * finished is given straight back: a caller would pass it to a loop that no longer flushes this connection,
+     * and a claim left held would lock every later straggler out of {@link #failStragglers}.
+     */
+    int claimWriter(int result) {
         if (claim == FREE && CLAIM.compareAndSet(this, FREE, CALLER)) {
+            if (closeFinished) {
+                claim = FREE;
+                failStragglers();
+                return result;
+            }
             result |= CLAIMED;
         }
         return result;

@@ -172,6 +172,11 @@ final class NioConnection implements Connection, ConnectionControl {
                 w.shortWrites, w.zeroByteWrites, writes.wakeups(), queue.pendingBytes());
     }
 
+    /** Any thread. Writes a caller made itself (write-through): a seam for tests and stats. */
+    long writesThrough() {
+        return writes.writesThrough();
+    }
+
     @Override
     public void execute(Runnable task) {
         loop.execute(Objects.requireNonNull(task, "task"));

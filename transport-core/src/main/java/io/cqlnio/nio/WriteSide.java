@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLongFieldUpdater;
  *
  * <pre>
  *  caller claimed the idle writer (FREE -> CALLER)
- *    quiet connection, plaintext, OPEN, not the loop:  one gathering write of what is queued, here and now
+ *    quiet connection, plaintext, OPEN:  one gathering write of what is queued, here and now
  *        drained        -> FREE, then look again (a frame offered meanwhile, a close() meanwhile -> the loop)
  *        short, or more -> LOOP: the remainder stays at the head, the loop waits for OP_WRITE as always
  *    otherwise:  -> LOOP, and the loop flushes on its next turn (a wakeup only if it sleeps)
@@ -105,12 +105,16 @@ final class WriteSide {
         loop.execute(reportWritability);
     }
 
+    /**
+     * The loop's own thread qualifies too (a handler that answers from {@code onFrame}, a driver issuing its next
+     * request from a response's callback): the quiet rule is what keeps a burst of such writes batched. So does
+     * an interrupted thread: a write on a non-blocking channel neither sees nor clears the interrupt, and does not
+     * close the channel (only blocking I/O on an interruptible channel does).
+     */
     private boolean mayWriteThrough() {
         return callerIovs != null
                 && System.nanoTime() - writer.lastWriteNanos >= quietNanos
-                && control.state() == ConnectionState.OPEN
-                && !loop.inLoop() // the loop flushes its own writes on this very turn, batched with the others
-                && !Thread.currentThread().isInterrupted();
+                && control.state() == ConnectionState.OPEN;
     }
 
     /** Caller holding the claim: the loop flushes on its next turn, woken only if it sleeps. */
@@ -125,8 +129,9 @@ final class WriteSide {
     }
 
     /**
-     * Caller holding the claim: one gathering write of what is queued now (at most two calls, so a caller never
-     * turns into a loop), then lets go, or passes what is left to the loop exactly as a loop flush would leave it.
+     * Caller holding the claim: one gathering write of what is queued now (one call, so a caller never turns
+     * into a loop nor holds the writer while it tells listeners of frames offered after it), then lets go, or
+     * passes what is left to the loop exactly as a loop flush would leave it.
      */
     private void writeThrough() {
         ByteBuffer[] callerIov = callerIovs.poll();
@@ -137,13 +142,16 @@ final class WriteSide {
         FrameWriter.Flush result;
         long framesBefore = writer.framesWritten;
         try {
-            result = writer.flush(wire, callerIov, 2);
+            result = writer.flush(wire, callerIov, 1);
         } catch (IOException | RuntimeException e) {
-            callerIovs.offer(callerIov);
             failedThrough(e);
             return;
+        } catch (Error e) { // say an OutOfMemoryError copying heap bytes for writev: end the connection, not the claim
+            failedThrough(e);
+            throw e;
+        } finally {
+            callerIovs.offer(callerIov);
         }
-        callerIovs.offer(callerIov);
         writesThrough++;
         if (idle != null && writer.framesWritten != framesBefore) {
             idle.framesWritten();
@@ -165,22 +173,29 @@ final class WriteSide {
         }
     }
 
-    /** Caller holding the claim: the write threw. The loop closes the connection with the cause. */
-    private void failedThrough(Exception e) {
-        Throwable why = e instanceof IOException
-                ? new ConnectionClosedException("write failed on " + connection + ": " + e.getMessage(), e)
-                : e;
+    /**
+     * Caller holding the claim: the write threw. The loop closes the connection with the cause: at once when the
+     * caller is the loop (no {@code onFrame} after a failed write of this read), else on its next turn.
+     */
+    private void failedThrough(Throwable e) {
         if (!queue.passTo(FrameQueue.LOOP)) {
             writer.finishClose();
             return;
         }
-        loop.execute(() -> {
+        Runnable close = () -> {
             if (e instanceof IOException) {
+                ConnectionClosedException why = new ConnectionClosedException("write failed on " + connection + ": "
+                        + e.getMessage(), e);
                 control.closeNow(why, why);
             } else {
-                control.closeOnError(why);
+                control.closeOnError(e);
             }
-        });
+        };
+        if (loop.inLoop()) {
+            close.run();
+        } else {
+            loop.execute(close);
+        }
     }
 
     long wakeups() {
@@ -217,7 +232,7 @@ final class WriteSide {
                     + e.getMessage(), e);
             control.closeNow(why, why);
             return;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too: a claim left with a dead flush strands every frame
             control.closeOnError(e);
             return;
         }

@@ -13,7 +13,8 @@ package io.cqlnio.spi;
  * listener. Refused writes are not accepted frames and stand outside that order: a write refused because the
  * connection was already closed, or because it would pass {@code maxPendingBytes}, fails on the calling thread
  * before {@code write} returns. A frame that raced a final close fails on whichever thread found it, after every
- * frame accepted before the close has its outcome. Keep it short and never block in it: it may run on the loop
+ * frame accepted before the close has its outcome. When an abort finds a caller in the middle of writing through,
+ * that caller tells the frames it holds once its write returns: possibly just after {@code onClosed}. Keep it short and never block in it: it may run on the loop
  * that serves other connections, or inside another thread's {@code write}. An exception thrown from it is logged
  * and otherwise ignored.
  *

@@ -1,10 +1,17 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.spi.Connection;
 import io.cqlnio.spi.ConnectionClosedException;
+import io.cqlnio.spi.Transport;
+import io.cqlnio.spi.TransportConfig;
+import io.cqlnio.spi.Transports;
 import io.cqlnio.spi.WriteListener;
+import io.cqlnio.testkit.Closer;
+import io.cqlnio.testkit.LoopbackPeer;
 import io.cqlnio.testkit.TestFrames;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -15,6 +22,8 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -35,6 +44,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class WriteThroughTest {
+
+    @RegisterExtension
+    final Closer closer = new Closer();
 
     private static final long ALWAYS = 0;
     private static final long OFF = -1;
@@ -233,6 +245,27 @@ class WriteThroughTest {
             rig.drain();
             assertEquals(4, outcomes.fired.size(), "k=" + k + ": a frame was told twice");
         }
+    }
+
+    /**
+     * Producer P pushed its frame and found the queue open, then lost the CPU before its claim; the loop closed the
+     * connection and finished (P's frame failed). P's claim lands on the FREE claim the close left: it must give
+     * it straight back, or the loop (which no longer flushes a closed connection) would keep it for ever and every
+     * later straggler would be stranded.
+     */
+    @Test
+    void aClaimLandingAfterAFinishedCloseIsGivenBack() {
+        ThroughRig rig = new ThroughRig(ScriptedChannel.accepting(Long.MAX_VALUE), ALWAYS, 16);
+        Outcomes outcomes = new Outcomes();
+        assertTrue(rig.queue.claimForLoop(), "the loop holds the writer, so P's claim is still to come");
+        assertEquals(0, rig.queue.offer(TestFrames.frame(0, 0, 8, false), null, outcomes.of("p")) & FrameQueue.CLAIMED);
+        rig.closeNow(new IllegalStateException("aborted"), new ConnectionClosedException("aborted"));
+        assertEquals(List.of("p failed"), outcomes.fired);
+        rig.writes.handOver(rig.queue.claimWriter(0)); // P resumes: its claim, then what it does with the result
+        assertEquals(FrameQueue.FREE, rig.queue.claim(), "a claim won after the close was kept");
+        rig.write(TestFrames.frame(0, 1, 8, false), outcomes.of("straggler"));
+        assertEquals(List.of("p failed", "straggler failed"), outcomes.fired);
+        assertEquals(0, rig.queue.pendingBytes());
     }
 
     /** close() while a caller writes: the caller hands the writer to the loop, which flushes, then closes. */
@@ -456,5 +489,73 @@ class WriteThroughTest {
         assertEquals(0, outOfOrder.get(), "listeners out of their producer's order");
         assertTrue(rig.writes.writesThrough() > 0, "no caller ever wrote through: the race was not run");
         assertSame(null, rig.closedCause);
+    }
+
+    /**
+     * Real sockets, one request at a time as a driver's synchronous call makes them: each frame is written by the
+     * thread that calls {@code write} (its listener runs there, before {@code write} returns) and comes back
+     * byte-exact; the loop is never woken to write. With write-through off, the loop writes every one.
+     */
+    @Test
+    void oneRequestAtATimeOnARealSocketIsWrittenByItsCaller() throws Exception {
+        for (boolean through : new boolean[] {true, false}) {
+            LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
+            Transport t = closer.add(Transports.create("nio", TransportConfig.builder().writeThrough(through)
+                    .build()));
+            BlockingQueue<ByteBuffer> echoes = new ArrayBlockingQueue<>(4);
+            Connection c = t.connect(peer.address(), (conn, f) -> {
+                ByteBuffer copy = ByteBuffer.allocate(f.remaining());
+                copy.put(f).flip();
+                echoes.add(copy);
+            }).get(5, TimeUnit.SECONDS);
+            int onCaller = 0;
+            for (int i = 0; i < 200; i++) {
+                Thread caller = Thread.currentThread();
+                AtomicInteger where = new AtomicInteger();
+                c.write(TestFrames.frame(0, i, 64 + i, i % 2 == 0), failure -> where.set(failure != null ? -1
+                        : Thread.currentThread() == caller ? 1 : 2));
+                if (where.get() == 1) {
+                    onCaller++;
+                }
+                ByteBuffer echo = echoes.poll(5, TimeUnit.SECONDS);
+                assertTrue(echo != null, "no echo of frame " + i);
+                assertEquals(i, TestFrames.check(echo, 0));
+                Thread.sleep(1); // a quiet gap, as between a driver's requests
+            }
+            NioConnection nio = (NioConnection) c;
+            if (through) {
+                assertEquals(200, onCaller, "frames written and told on the caller's thread");
+                assertEquals(200, nio.writesThrough());
+                assertEquals(0, c.stats().wakeups(), "the loop was woken to write");
+            } else {
+                assertEquals(0, onCaller);
+                assertEquals(0, nio.writesThrough());
+            }
+            assertEquals(200, c.stats().framesWritten());
+            c.close().get(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** A caller with its interrupt flag set writes through like any other; the connection lives, the flag stays. */
+    @Test
+    void anInterruptedCallerWritesThroughAndTheConnectionLives() throws Exception {
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
+        Transport t = closer.add(Transports.create("nio", TransportConfig.defaults()));
+        BlockingQueue<Integer> echoes = new ArrayBlockingQueue<>(4);
+        Connection c = t.connect(peer.address(), (conn, f) -> echoes.add(TestFrames.check(f, 0)))
+                .get(5, TimeUnit.SECONDS);
+        Thread.currentThread().interrupt();
+        AtomicInteger onCaller = new AtomicInteger();
+        Thread caller = Thread.currentThread();
+        try {
+            c.write(TestFrames.frame(0, 7, 32, false), failure -> onCaller.set(failure == null
+                    && Thread.currentThread() == caller ? 1 : -1));
+            assertTrue(Thread.currentThread().isInterrupted(), "the write cleared the caller's interrupt");
+        } finally {
+            Thread.interrupted();
+        }
+        assertEquals(1, onCaller.get(), "written through by the interrupted caller");
+        assertEquals(7, echoes.poll(5, TimeUnit.SECONDS));
+        assertTrue(c.isOpen());
     }
 }
