@@ -203,7 +203,11 @@ final class NioConnection implements Connection, ConnectionControl {
             switchedFraming = true;
         }
         reads.switchToSegments();
-        writes.handOver(queue.offerSwitchToSegments());
+        if (loop.inLoop()) {
+            writes.handOver(queue.offerSwitchToSegments());
+        } else {
+            writes.handOverToLoop(queue.offerSwitchToSegments());
+        }
     }
 
     @Override

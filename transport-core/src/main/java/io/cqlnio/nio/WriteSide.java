@@ -98,6 +98,17 @@ final class WriteSide {
         }
     }
 
+    /**
+     * Any thread, right after the switch to v5 segments was offered off the loop: a claim won goes to the loop,
+     * never through. The loop runs the reader's switch (a task submitted just before) ahead of the flush that
+     * sends the first segment, so no reply in segments can arrive before the reader expects segments.
+     */
+    void handOverToLoop(int offered) {
+        if ((offered & FrameQueue.CLAIMED) != 0) {
+            passToLoop();
+        }
+    }
+
     private void reportWritabilityOnLoop() {
         if (reportWritability == null) {
             reportWritability = this::reportWritability; // benign race: any copy does the same

@@ -21,7 +21,8 @@ import java.util.Map;
  * connection and the prepared statement stay warm across a workload's concurrencies.
  *
  * <p>Arguments: {@code client node-host node-port node-pid truststore password}; {@code client} is
- * {@code cql-nio}, {@code cql-netty} or {@code java-driver}; node-pid 0 measures no node CPU. Logs go to stderr.
+ * {@code cql-nio}, {@code cql-nio-queued} (nio with write-through off), {@code cql-netty} or {@code java-driver};
+ * node-pid 0 measures no node CPU. Logs go to stderr.
  */
 public final class ClientMain {
 
@@ -103,6 +104,10 @@ public final class ClientMain {
             case "cql-nio":
                 className = "io.cqlnio.e2e.CqlTarget";
                 transport = "nio";
+                break;
+            case "cql-nio-queued":
+                className = "io.cqlnio.e2e.CqlTarget";
+                transport = CqlTarget.NIO_QUEUED;
                 break;
             case "cql-netty":
                 className = "io.cqlnio.e2e.CqlTarget";

@@ -25,6 +25,9 @@ final class CqlTarget implements Target {
 
     private final String transportName;
 
+    /** {@code nio} with write-through off: every request handed to the loop, as before issue 15. */
+    static final String NIO_QUEUED = "nio-queued";
+
     CqlTarget(String transportName) {
         this.transportName = transportName;
     }
@@ -32,7 +35,7 @@ final class CqlTarget implements Target {
     @Override
     public Client open(Variant variant, boolean smallSendBuffer, InetSocketAddress node, SSLContext tls)
             throws Exception {
-        TransportConfig.Builder config = TransportConfig.builder();
+        TransportConfig.Builder config = TransportConfig.builder().writeThrough(!NIO_QUEUED.equals(transportName));
         if (smallSendBuffer) {
             config.sendBufferSize(Workload.SMALL_SEND_BUFFER);
         }
@@ -42,7 +45,8 @@ final class CqlTarget implements Target {
             }
             config.tls(TlsConfig.of(tls));
         }
-        Transport transport = Transports.create(transportName, config.build());
+        Transport transport = Transports.create(NIO_QUEUED.equals(transportName) ? "nio" : transportName,
+                config.build());
         try {
             CqlClient client = CqlClient.connect(transport, node,
                     CqlClient.Options.defaults().withVersion(variant.protocolVersion))
