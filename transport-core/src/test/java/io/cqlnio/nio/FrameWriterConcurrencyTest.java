@@ -55,18 +55,7 @@ class FrameWriterConcurrencyTest {
             t.join();
         }
         assertEquals(FrameWriter.Flush.DRAINED, writer.flush(channel, iov));
-        ByteBuffer out = ByteBuffer.wrap(channel.bytes());
-        int[] next = new int[producers];
-        int frames = 0;
-        while (out.hasRemaining()) {
-            int length = TestFrames.HEADER + out.getInt(out.position() + 5);
-            ByteBuffer frame = out.slice().limit(length);
-            int producer = frame.getShort(2);
-            assertEquals(next[producer]++, TestFrames.check(frame, producer));
-            out.position(out.position() + length);
-            frames++;
-        }
-        assertEquals(producers * perProducer, frames);
+        assertEquals(producers * perProducer, TestFrames.checkInterleaved(channel.bytes(), producers));
         for (int i = 0; i < fired.length(); i++) {
             assertEquals(1, fired.get(i), "listener " + i);
         }

@@ -1,7 +1,6 @@
 package io.cqlnio.nio;
 
 import java.nio.ByteBuffer;
-import java.nio.channels.GatheringByteChannel;
 import java.util.function.LongUnaryOperator;
 
 /**
@@ -9,7 +8,7 @@ import java.util.function.LongUnaryOperator;
  * records them, and moves buffer positions the way a socket does. {@code script} maps the call number
  * (0-based) to the most bytes that call may take.
  */
-final class ScriptedChannel implements GatheringByteChannel {
+final class ScriptedChannel extends WriteOnlyChannel {
 
     private final LongUnaryOperator script;
     private byte[] accepted = new byte[1024];
@@ -54,22 +53,4 @@ final class ScriptedChannel implements GatheringByteChannel {
         return taken;
     }
 
-    @Override
-    public long write(ByteBuffer[] srcs) {
-        return write(srcs, 0, srcs.length);
-    }
-
-    @Override
-    public int write(ByteBuffer src) {
-        return (int) write(new ByteBuffer[]{src}, 0, 1);
-    }
-
-    @Override
-    public boolean isOpen() {
-        return true;
-    }
-
-    @Override
-    public void close() {
-    }
 }

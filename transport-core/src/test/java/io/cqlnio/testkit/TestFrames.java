@@ -41,6 +41,33 @@ public final class TestFrames {
         return b;
     }
 
+    /**
+     * Checks a byte stream that several producers' frames were written into: every frame whole and byte-exact,
+     * each producer's in its own order from sequence 0, nothing between them.
+     *
+     * @return how many frames the stream holds
+     * @throws AssertionError naming the first bad frame or byte
+     */
+    public static int checkInterleaved(byte[] stream, int producers) {
+        ByteBuffer out = ByteBuffer.wrap(stream);
+        int[] next = new int[producers];
+        int frames = 0;
+        while (out.hasRemaining()) {
+            int length = HEADER + out.getInt(out.position() + 5);
+            ByteBuffer frame = out.slice().limit(length);
+            int producer = frame.getShort(2);
+            int seq = check(frame, producer);
+            if (seq != next[producer]) {
+                throw new AssertionError("frame " + frames + ": producer " + producer + " sequence " + seq
+                        + " where " + next[producer] + " was due");
+            }
+            next[producer]++;
+            out.position(out.position() + length);
+            frames++;
+        }
+        return frames;
+    }
+
     /** Body byte {@code index} of frame ({@code producer}, {@code seq}). */
     public static byte fill(int producer, int seq, int index) {
         return (byte) (producer * 31 + seq * 17 + index * 7 + (index >>> 8));
