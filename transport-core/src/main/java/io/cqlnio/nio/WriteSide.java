@@ -26,14 +26,18 @@ import java.util.concurrent.atomic.AtomicLongFieldUpdater;
  *
  * <p>Write-through takes one thread handoff out of a request's round trip when the connection is idle, and
  * stays out of the way under load: a caller writes through only if no write call touched this connection for
- * {@code writeThroughQuietTime}, so a burst goes out as one gathering write from the loop (docs/BENCHMARKS.md has
- * the alternatives measured). Never under TLS: the engine's wrap state is shared with the loop's reads (handshake
+ * {@code writeThroughQuietTime}, and a claim that comes sooner (a burst) leaves every claim to the loop for
+ * {@link #BUSY_HOLD} quiet times, so a pipelining caller's frames go out in the loop's gathering writes
+ * (docs/BENCHMARKS.md has the alternatives measured). Never under TLS: the engine's wrap state is shared with the loop's reads (handshake
  * messages, key updates, close_notify), so only the loop drives it.
  *
  * <p>Threads: {@link #handOver} on the caller's thread (the writer only while it holds the claim); everything
  * else on the loop.
  */
 final class WriteSide {
+
+    /** Quiet times a burst keeps write-through off: 1 ms at the default 10 µs. */
+    static final int BUSY_HOLD = 100;
 
     private static final AtomicLongFieldUpdater<WriteSide> WAKEUPS =
             AtomicLongFieldUpdater.newUpdater(WriteSide.class, "wakeups");
@@ -53,6 +57,12 @@ final class WriteSide {
     private final MessagePassingQueue<ByteBuffer[]> callerIovs;
     /** How long no write call may have touched the connection before a caller writes through. */
     private final long quietNanos;
+    /**
+     * Until then the connection counts as busy and every claim goes to the loop: set when a claim came sooner than
+     * {@link #quietNanos} after a write (a burst), for {@link #BUSY_HOLD} quiet times. Read and written only by
+     * the claim's holder, which the claim's compare-and-set orders.
+     */
+    private long busyUntil;
     final FrameQueue queue;
     final FrameWriter writer;
     private volatile long wakeups;
@@ -123,9 +133,17 @@ final class WriteSide {
      * close the channel (only blocking I/O on an interruptible channel does).
      */
     private boolean mayWriteThrough() {
-        return callerIovs != null
-                && System.nanoTime() - writer.lastWriteNanos >= quietNanos
-                && control.state() == ConnectionState.OPEN;
+        if (callerIovs == null || control.state() != ConnectionState.OPEN) {
+            return false;
+        }
+        long now = System.nanoTime();
+        if (now - writer.lastWriteNanos < quietNanos) {
+            // A pipelining caller: its next claims would each cost a write call of their own, where the loop
+            // gathers a whole burst into one. Leave them to the loop for a while.
+            busyUntil = now + quietNanos * BUSY_HOLD;
+            return false;
+        }
+        return now - busyUntil >= 0;
     }
 
     /** Caller holding the claim: the loop flushes on its next turn, woken only if it sleeps. */

@@ -40,12 +40,14 @@ import java.util.Arrays;
  *     itself, on the caller's thread, instead of waking the loop: one thread handoff less per request on a quiet
  *     connection. A short write leaves the rest to the loop. Never under TLS</td></tr>
  * <tr><td>writeThroughQuietTime</td><td>10 µs</td><td>how long no write call may have touched a connection before
- *     a caller writes through; below it the loop gathers the burst into one write. 0: whenever the writer is
- *     idle</td></tr>
- * <tr><td>pollsBeforeSleep</td><td>0</td><td>after a loop turn that did work, the loop polls its selector
+ *     a caller writes through. A write sooner than that is a burst: for 100 times this long (1 ms) every write
+ *     on the connection is left to the loop, which gathers them into one write call. 0: write through whenever
+ *     the writer is idle</td></tr>
+ * <tr><td>pollsBeforeSleep</td><td>20</td><td>after a loop turn that did work, the loop polls its selector
  *     ({@code selectNow}, yielding the CPU between polls) up to this many times before it blocks in
- *     {@code select}. 0 on this project's 2-vCPU measurements: polling steals the CPU the peer needs
- *     (docs/BENCHMARKS.md)</td></tr>
+ *     {@code select}: a reply that comes within those few tens of microseconds is read without a sleep and a
+ *     wakeup. Yielding, not spinning, so on a small machine the peer gets the CPU meanwhile; bounded, so an
+ *     idle loop sleeps. 0: block at once (docs/BENCHMARKS.md has both measured)</td></tr>
  * <tr><td>frameCodec</td><td>{@link CqlFrameCodec#INSTANCE}</td><td>how inbound bytes split into frames</td></tr>
  * <tr><td>readIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} READ after this long without
  *     an inbound frame</td></tr>
@@ -322,7 +324,7 @@ public final class TransportConfig {
         int writeSpinCount = 16;
         boolean writeThrough = true;
         Duration writeThroughQuietTime = Duration.ofNanos(10_000);
-        int pollsBeforeSleep;
+        int pollsBeforeSleep = 20;
         FrameCodec frameCodec = CqlFrameCodec.INSTANCE;
         Duration readIdleTimeout = Duration.ZERO;
         Duration writeIdleTimeout = Duration.ZERO;

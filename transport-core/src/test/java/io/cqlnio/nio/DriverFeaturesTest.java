@@ -141,9 +141,10 @@ class DriverFeaturesTest {
     @Test
     void statsAddUpAcrossLoopsAndShowABlockingHandler() throws Exception {
         LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, LoopbackPeer.frames(null, true)));
-        // Write-through off: this counts the loop's wakeups, which a caller writing through never needs.
+        // Write-through and polls off: this counts the loop's wakeups, which a caller writing through never needs,
+        // nor one writing to a loop still polling.
         Transport t = closer.add(Transports.create("nio", TransportConfig.builder().loops(2).writeThrough(false)
-                .build()));
+                .pollsBeforeSleep(0).build()));
         AtomicInteger frames = new AtomicInteger();
         List<Connection> cs = new ArrayList<>();
         for (int i = 0; i < 4; i++) {

@@ -166,6 +166,31 @@ class WriteThroughTest {
         assertEquals(1, rig.writes.writesThrough());
     }
 
+    /**
+     * After a burst the connection counts as busy for {@code BUSY_HOLD} quiet times: a pipelining caller's next
+     * refill, although it comes after a quiet gap, still goes to the loop; once the hold has passed, write-through
+     * is back. Quiet time 1 ms (hold 100 ms), so the gaps below are far from both edges.
+     */
+    @Test
+    void aBurstKeepsWritesOnTheLoopUntilTheHoldHasPassed() throws Exception {
+        ScriptedChannel channel = ScriptedChannel.accepting(Long.MAX_VALUE);
+        long quiet = TimeUnit.MILLISECONDS.toNanos(1);
+        ThroughRig rig = new ThroughRig(channel, quiet, 16);
+        rig.write(TestFrames.frame(0, 0, 8, false), null);
+        rig.write(TestFrames.frame(0, 1, 8, false), null); // a burst
+        assertEquals(1, rig.writes.writesThrough());
+        rig.drain();
+        Thread.sleep(5); // quiet for 5 quiet times, well inside the 100 ms hold
+        rig.write(TestFrames.frame(0, 2, 8, false), null);
+        assertEquals(1, rig.writes.writesThrough(), "written through inside the hold that followed a burst");
+        assertEquals(1, rig.dirty.get());
+        rig.drain();
+        Thread.sleep(quiet * WriteSide.BUSY_HOLD / 1_000_000 + 50);
+        rig.write(TestFrames.frame(0, 3, 8, false), null);
+        assertEquals(2, rig.writes.writesThrough(), "write-through did not come back after the hold");
+        assertEquals(4, TestFrames.checkInterleaved(channel.bytes(), 1));
+    }
+
     @Test
     void aListenerThatWritesAgainNeitherRecursesNorReorders() {
         ScriptedChannel channel = ScriptedChannel.accepting(Long.MAX_VALUE);

@@ -83,7 +83,7 @@ class SpiTest {
         assertEquals("TransportConfig{loops=1, connectTimeout=PT5S, tcpNoDelay=true, keepAlive=false, sendBufferSize=0,"
                 + " receiveBufferSize=0, readBufferSize=65536, maxFrameLength=268435456, writeHighWatermark=1048576,"
                 + " writeLowWatermark=524288, maxBuffersPerWrite=1024, maxBytesPerWrite=1048576, writeSpinCount=16,"
-                + " writeThrough=true, writeThroughQuietTime=PT0.00001S, pollsBeforeSleep=0,"
+                + " writeThrough=true, writeThroughQuietTime=PT0.00001S, pollsBeforeSleep=20,"
                 + " frameCodec=CqlFrameCodec, readIdleTimeout=PT0S, writeIdleTimeout=PT0S, maxPendingBytes=0,"
                 + " tls=null, checkOutboundFrames=true}", s);
     }
