@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 15's measurements: one outstanding frame (LatencyBenchmark) and pipelined windows 16/128
 # (ThroughputBenchmark), nio with write-through against nio before it (an older benchmarks.jar, $BEFORE_JAR),
-# nio with write-through off, Netty (nio, epoll, io_uring) and the blocking floor, 3 forks each.
+# nio without the loop's polls (and with WT_OFF=1 without write-through), Netty (nio, epoll, io_uring) and the
+# blocking floor, 3 forks each; PARTS="polls quiet" adds the alternatives measured for the defaults.
 # PLACEMENT=pinned runs every JVM under `taskset -c $CPU` (one vCPU for all threads), PLACEMENT=unpinned on both.
 # JSON and logs go to $OUT. Build first: mvn -B -pl transport-bench -am package -DskipTests ($JAR: another jar).
 #   BEFORE_JAR=/tmp/bench-before.jar PLACEMENT=pinned CPU=1 OUT=results/x transport-bench/scripts/write-through.sh
@@ -31,7 +32,10 @@ for part in $parts; do
   case $part in
     latency)
       run latency "$jar" "${latency[@]}" -p transport=nio,netty-nio,netty-epoll,netty-io_uring,blocking
-      run latency-wt-off "$jar" "${latency[@]}" -p transport=nio -jvmArgsAppend -Dcqlnio.bench.writeThrough=false
+      run latency-polls0 "$jar" "${latency[@]}" -p transport=nio -jvmArgsAppend -Dcqlnio.bench.pollsBeforeSleep=0
+      if [ -n "${WT_OFF:-}" ]; then
+        run latency-wt-off "$jar" "${latency[@]}" -p transport=nio -jvmArgsAppend -Dcqlnio.bench.writeThrough=false
+      fi
       if [ -n "${BEFORE_JAR:-}" ]; then run latency-before "$BEFORE_JAR" "${latency[@]}" -p transport=nio; fi
       ;;
     throughput)

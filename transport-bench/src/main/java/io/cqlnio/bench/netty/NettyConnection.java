@@ -233,6 +233,11 @@ final class NettyConnection extends ChannelInboundHandlerAdapter implements Conn
         return closeFuture;
     }
 
+    /** Any thread. Completes once {@code onClosed} has run (or would have, for a connection never handed out). */
+    CompletableFuture<Void> ended() {
+        return closeFuture;
+    }
+
     @Override
     public void abort(Throwable cause) {
         Throwable why = cause != null ? cause : new ConnectionClosedException(name + " aborted");
