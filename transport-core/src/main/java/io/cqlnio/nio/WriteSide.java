@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLongFieldUpdater;
  *
  * <pre>
  *  caller claimed the idle writer (FREE -> CALLER)
- *    quiet connection, plaintext, OPEN:  one gathering write of what is queued, here and now
+ *    quiet connection, plaintext, OPEN, not the loop:  one gathering write of what is queued, here and now
  *        drained        -> FREE, then look again (a frame offered meanwhile, a close() meanwhile -> the loop)
  *        short, or more -> LOOP: the remainder stays at the head, the loop waits for OP_WRITE as always
  *    otherwise:  -> LOOP, and the loop flushes on its next turn (a wakeup only if it sleeps)
@@ -127,13 +127,15 @@ final class WriteSide {
     }
 
     /**
-     * The loop's own thread qualifies too (a handler that answers from {@code onFrame}, a driver issuing its next
-     * request from a response's callback): the quiet rule is what keeps a burst of such writes batched. So does
-     * an interrupted thread: a write on a non-blocking channel neither sees nor clears the interrupt, and does not
-     * close the channel (only blocking I/O on an interruptible channel does).
+     * Not on the loop's own thread: a handler answering from {@code onFrame} (a driver issuing its next request
+     * from a response's callback) is flushed on this very turn, with whatever else this read produced, and the
+     * end-to-end run against Cassandra measured write-through there at twice the client CPU per request with 16
+     * in flight (docs/BENCHMARKS.md). An interrupted thread qualifies: a write on a non-blocking channel neither
+     * sees nor clears the interrupt, and does not close the channel (only blocking I/O on an interruptible channel
+     * does).
      */
     private boolean mayWriteThrough() {
-        if (callerIovs == null || control.state() != ConnectionState.OPEN) {
+        if (callerIovs == null || control.state() != ConnectionState.OPEN || loop.inLoop()) {
             return false;
         }
         long now = System.nanoTime();
