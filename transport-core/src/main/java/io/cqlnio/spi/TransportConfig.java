@@ -38,7 +38,7 @@ import java.util.Arrays;
  * <tr><td>writeThrough</td><td>true</td><td>a {@link Connection#write} that finds the connection's writer idle
  *     (nothing queued, nothing written for {@code writeThroughQuietTime}) makes the non-blocking gathering write
  *     itself, on the caller's thread, instead of waking the loop: one thread handoff less per request on a quiet
- *     connection. A short write leaves the rest to the loop. Never under TLS</td></tr>
+ *     connection. A short write leaves the rest to the loop. Never under TLS, nor on the loop's own thread</td></tr>
  * <tr><td>writeThroughQuietTime</td><td>10 µs</td><td>how long no write call may have touched a connection before
  *     a caller writes through. A write sooner than that is a burst: for 100 times this long (1 ms) every write
  *     on the connection is left to the loop, which gathers them into one write call. 0: write through whenever
