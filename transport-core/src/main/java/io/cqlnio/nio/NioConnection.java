@@ -191,14 +191,16 @@ final class NioConnection implements Connection, ConnectionControl {
             }
             return;
         }
+        // Before anything changes: without lz4-java this throws, naming the artifact, and the connection is as it was.
+        Lz4Codec lz4 = framing == Framing.V5_SEGMENTS_LZ4 ? Lz4Dependency.codec(this) : null;
         synchronized (this) { // once per connection, never on a hot path
             if (switchedFraming) {
                 throw new IllegalStateException(this + " already switched to " + framing);
             }
             switchedFraming = true;
         }
-        reads.switchToSegments();
-        writes.handOver(queue.offerSwitchToSegments());
+        reads.switchToSegments(lz4);
+        writes.handOver(queue.offerSwitchToSegments(lz4));
     }
 
     @Override
