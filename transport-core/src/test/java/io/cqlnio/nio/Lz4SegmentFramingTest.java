@@ -98,6 +98,38 @@ class Lz4SegmentFramingTest {
         }
     }
 
+    /**
+     * A close with frames in every place a compressing writer keeps them (waiting for their segment's end, staged,
+     * held uncompressed, still queued): each listener hears exactly once, in write order, successes first, and the
+     * pending count goes back to zero.
+     */
+    @Test
+    void aCloseMidStreamEndsEveryFrameOnceInOrder() throws Exception {
+        for (long k : new long[]{0, 1, 100, 5000, 70_000, 300_000}) {
+            TestWriter writer = new TestWriter("close k=" + k, new WriteEntry.Pool(64), 1L << 30, 1L << 29, 1 << 20, 4);
+            writer.enqueueSwitchToLz4Segments();
+            List<String> outcomes = new ArrayList<>();
+            int frames = 120;
+            for (int i = 0; i < frames; i++) {
+                int n = i;
+                ByteBuffer f = i % 3 == 0 ? randomFrame(i, 24 * 1024, i, false)
+                        : i % 3 == 1 ? compressibleFrame(i, 24 * 1024, true) : compressibleFrame(i, 200_000, false);
+                writer.enqueue(f, null, failure -> outcomes.add(n + (failure == null ? " ok" : " failed")));
+            }
+            ScriptedChannel channel = new ScriptedChannel(call -> call == 0 ? k : 0);   // one write of k, then none
+            writer.flush(channel, new ByteBuffer[64]);
+            writer.close(new IllegalStateException("closed mid-stream"));
+            assertEquals(frames, outcomes.size(), "every listener once, k=" + k + ": " + outcomes);
+            boolean failing = false;
+            for (int i = 0; i < frames; i++) {
+                assertTrue(outcomes.get(i).startsWith(i + " "), "write order, k=" + k + ": " + outcomes);
+                failing |= outcomes.get(i).endsWith("failed");
+                assertTrue(!failing || outcomes.get(i).endsWith("failed"), "a success after a failure: " + outcomes);
+            }
+            assertEquals(0, writer.pendingBytes(), "k=" + k);
+        }
+    }
+
     @Test
     void compressibleBodiesShrinkAndRandomOnesGoOutStoredAtCost() throws Exception {
         long[] wire = new long[2];
