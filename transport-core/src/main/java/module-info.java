@@ -19,6 +19,9 @@ module io.cqlnio.transport {
     // JCTools' queues use sun.misc.Unsafe but declare jdk.unsupported only 'requires static', which resolves
     // nothing at run time: without this line the first queue fails with NoClassDefFoundError on the module path.
     requires jdk.unsupported;
+    // LZ4 segments only (Framing.V5_SEGMENTS_LZ4): lz4-java's automatic module, optional. A driver that asks for
+    // LZ4 on the module path adds it with --add-modules org.lz4.java; without it, the switch says what is missing.
+    requires static org.lz4.java;
 
     exports io.cqlnio.spi;
 

@@ -19,6 +19,11 @@ interface BenchConnection extends AutoCloseable {
     /** Bytes of those frames. */
     long bytes();
 
+    /** Bytes the transport handed to the kernel on this connection so far (what the wire carried); 0 if unknown. */
+    default long wireBytesWritten() {
+        return 0;
+    }
+
     /** Write calls the transport made on this connection so far (frames per write call under load); 0 if unknown. */
     default long writeCalls() {
         return 0;

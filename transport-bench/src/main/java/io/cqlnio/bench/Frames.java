@@ -14,10 +14,19 @@ final class Frames {
 
     /** A direct buffer holding one whole frame of {@code bodySize} body bytes, position 0, limit its length. */
     static ByteBuffer newFrame(int streamId, int bodySize) {
+        return newFrame(streamId, bodySize, false);
+    }
+
+    /**
+     * As {@link #newFrame(int, int)}; the body is the alphabet over and over (LZ4 shrinks it to almost nothing)
+     * or, when {@code random}, random bytes seeded by the stream id (LZ4 cannot shrink them: stored segments).
+     */
+    static ByteBuffer newFrame(int streamId, int bodySize, boolean random) {
         ByteBuffer frame = ByteBuffer.allocateDirect(HEADER_LENGTH + bodySize);
         frame.put(VERSION_V4_REQUEST).put((byte) 0).putShort((short) streamId).put(OPCODE_QUERY).putInt(bodySize);
+        java.util.SplittableRandom bytes = new java.util.SplittableRandom(streamId);
         for (int i = 0; i < bodySize; i++) {
-            frame.put((byte) ('a' + i % 26));
+            frame.put(random ? (byte) bytes.nextInt(256) : (byte) ('a' + i % 26));
         }
         return frame.flip();
     }

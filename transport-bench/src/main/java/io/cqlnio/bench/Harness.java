@@ -63,6 +63,12 @@ final class Harness implements AutoCloseable {
 
     static Harness open(String transportName, int frameSize, int window, int connectionCount, boolean oneWay,
                         boolean inline, boolean tls) throws Exception {
+        return open(transportName, frameSize, window, connectionCount, oneWay, inline, tls, false);
+    }
+
+    /** As above; {@code randomBodies}: frame bodies LZ4 cannot shrink (see {@link Frames#newFrame(int, int, boolean)}). */
+    static Harness open(String transportName, int frameSize, int window, int connectionCount, boolean oneWay,
+                        boolean inline, boolean tls, boolean randomBodies) throws Exception {
         if (tls && BLOCKING.equals(transportName)) {
             throw new IllegalArgumentException("the blocking ceiling has no TLS variant: run tls=true with the SPI"
                     + " transports only (-p transport=nio,netty-nio,...)");
@@ -78,7 +84,8 @@ final class Harness implements AutoCloseable {
             for (int i = 0; i < connectionCount; i++) {
                 connections[i] = transport == null
                         ? new BlockingBenchConnection(peer.address(), frameSize, window, oneWay, inline)
-                        : new SpiBenchConnection(transport, peer.address(), frameSize, window, oneWay);
+                        : new SpiBenchConnection(transport, peer.address(), frameSize, window, oneWay,
+                                randomBodies);
             }
             return new Harness(peer, transport, connections);
         } catch (Exception | Error e) {
@@ -124,6 +131,15 @@ final class Harness implements AutoCloseable {
         long sum = 0;
         for (BenchConnection c : connections) {
             sum += c.bytes();
+        }
+        return sum;
+    }
+
+    /** Bytes the transports handed to the kernel (segment headers and compression included). */
+    long wireBytesWritten() {
+        long sum = 0;
+        for (BenchConnection c : connections) {
+            sum += c.wireBytesWritten();
         }
         return sum;
     }

@@ -49,15 +49,15 @@ final class SpiBenchConnection implements BenchConnection, FrameHandler {
         }
     }
 
-    SpiBenchConnection(Transport transport, InetSocketAddress peer, int frameSize, int windowSize, boolean oneWay)
-            throws Exception {
+    SpiBenchConnection(Transport transport, InetSocketAddress peer, int frameSize, int windowSize, boolean oneWay,
+                       boolean randomBodies) throws Exception {
         this.window = new Window(windowSize);
         this.oneWay = oneWay;
         // Twice the window: a frame's echo can overtake its own write listener by a little.
         int slots = 2 * windowSize + 2;
         this.free = new SpscArrayQueue<>(slots);
         for (int i = 0; i < slots; i++) {
-            free.offer(new Slot(Frames.newFrame(i, frameSize)));
+            free.offer(new Slot(Frames.newFrame(i, frameSize, randomBodies)));
         }
         this.connection = transport.connect(peer, this).get(10, TimeUnit.SECONDS);
     }
@@ -134,6 +134,11 @@ final class SpiBenchConnection implements BenchConnection, FrameHandler {
     @Override
     public long writeCalls() {
         return connection.stats().writeCalls();
+    }
+
+    @Override
+    public long wireBytesWritten() {
+        return connection.stats().bytesWritten();
     }
 
     @Override

@@ -49,11 +49,19 @@ public class ThroughputBenchmark {
     public int connections;
 
     /**
-     * {@code v4}: frames back to back; {@code v5}: protocol v5 segments both ways (nio only: the Netty baseline
-     * carries v4 framing). Compare with {@code -p transport=nio -p framing=v4,v5}.
+     * {@code v4}: frames back to back; {@code v5}: protocol v5 segments both ways; {@code v5-lz4}: LZ4-compressed
+     * v5 segments both ways (both nio only: the Netty baseline carries v4 framing). Compare with
+     * {@code -p transport=nio -p framing=v4,v5,v5-lz4}.
      */
     @Param({"v4"})
     public String framing;
+
+    /**
+     * Frame bodies: {@code compressible} (the alphabet over and over) or {@code random} (LZ4 cannot shrink them, so
+     * {@code v5-lz4} sends them stored: the cost of trying). Matters only to {@code v5-lz4}.
+     */
+    @Param({"compressible"})
+    public String body;
 
     /**
      * TLS between the transport and the echo peer (JDK {@code SSLEngine} on the client, {@code SSLServerSocket}
@@ -66,9 +74,11 @@ public class ThroughputBenchmark {
 
     @Setup(Level.Trial)
     public void open() throws Exception {
-        harness = Harness.open(transport, frameSize, window, connections, false, false, tls);
+        harness = Harness.open(transport, frameSize, window, connections, false, false, tls, "random".equals(body));
         if ("v5".equals(framing)) {
             harness.switchFraming(io.cqlnio.spi.Framing.V5_SEGMENTS);
+        } else if ("v5-lz4".equals(framing)) {
+            harness.switchFraming(io.cqlnio.spi.Framing.V5_SEGMENTS_LZ4);
         }
     }
 
@@ -101,6 +111,7 @@ public class ThroughputBenchmark {
         private long framesAtStart;
         private long bytesAtStart;
         private long writeCallsAtStart;
+        private long wireBytesAtStart;
 
         @Setup(Level.Iteration)
         public void start(ThroughputBenchmark benchmark) {
@@ -108,6 +119,12 @@ public class ThroughputBenchmark {
             framesAtStart = benchmark.harness.frames();
             bytesAtStart = benchmark.harness.bytes();
             writeCallsAtStart = benchmark.harness.writeCalls();
+            wireBytesAtStart = benchmark.harness.wireBytesWritten();
+        }
+
+        /** Bytes the transport wrote to the socket (per second): against {@link #bytes()}, what framing costs or saves. */
+        public long wireBytes() {
+            return benchmark.harness.wireBytesWritten() - wireBytesAtStart;
         }
 
         /** Write calls the transport made (per second): frames / writeCalls is frames per write call. */

@@ -65,9 +65,21 @@ public final class Segments {
      * @return the CRC24 of those 3 bytes, in the low 24 bits
      */
     public static int crc24(int header3b) {
+        return crc24(header3b & 0xffffffL, 3);
+    }
+
+    /**
+     * The CRC24 over the low {@code length} bytes of {@code bytes}, least significant byte first: 3 bytes for an
+     * uncompressed segment's header, 5 for a compressed one's ({@link Lz4Segments}).
+     *
+     * @param bytes  the header's bytes as a long, least significant byte first
+     * @param length how many of them, 1..8
+     * @return the CRC24, in the low 24 bits
+     */
+    public static int crc24(long bytes, int length) {
         int crc = CRC24_INIT;
-        for (int i = 0; i < 3; i++) {
-            int b = (header3b >>> (8 * i)) & 0xff;
+        for (int i = 0; i < length; i++) {
+            int b = (int) (bytes >>> (8 * i)) & 0xff;
             crc = ((crc << 8) ^ CRC24_TABLE[((crc >>> 16) ^ b) & 0xff]) & 0xffffff;
         }
         return crc;

@@ -67,6 +67,9 @@ final class FrameQueue {
     private final long lowWatermark;
     private final long maxPendingBytes;
 
+    /** The codec of the switch to segments (null: uncompressed); set before the switch entry is pushed. */
+    Lz4Codec segmentCodec;
+
     /** Newest first; null when empty. */
     private volatile WriteEntry top;
     private volatile int claim;
@@ -116,11 +119,18 @@ final class FrameQueue {
         return claimAfterPush(result);
     }
 
-    /**
-     * Any thread. From this point in the write order, frames go out as protocol v5 segments. The switch is an
-     * entry among the frames, so "before" and "after" mean what the acceptance order says.
-     */
+    /** As {@link #offerSwitchToSegments(Lz4Codec)}, uncompressed. */
     int offerSwitchToSegments() {
+        return offerSwitchToSegments(null);
+    }
+
+    /**
+     * Any thread. From this point in the write order, frames go out as protocol v5 segments, compressed with
+     * {@code lz4} unless it is null. The switch is an entry among the frames, so "before" and "after" mean what
+     * the acceptance order says.
+     */
+    int offerSwitchToSegments(Lz4Codec lz4) {
+        segmentCodec = lz4;   // published by the push below; read by the writer when it takes the switch
         WriteEntry e = pool.acquire();
         e.kind = WriteEntry.SWITCH_TO_SEGMENTS;
         push(e);

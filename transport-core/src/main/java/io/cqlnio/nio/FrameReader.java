@@ -1,5 +1,6 @@
 package io.cqlnio.nio;
 
+import io.cqlnio.frame.Lz4Segments;
 import io.cqlnio.frame.Segments;
 import io.cqlnio.spi.FrameCodec;
 import io.cqlnio.spi.ProtocolException;
@@ -50,6 +51,11 @@ final class FrameReader {
 
     /** Protocol v5: inbound bytes are segments; their payloads carry the frames. */
     private boolean segments;
+    /** Segments are LZ4-compressed ({@link Lz4Segments}) when not null. */
+    private Lz4Codec lz4;
+    /** A compressed segment's payload, decompressed; grows up to one payload, reused. */
+    private ByteBuffer inflated;
+    private ByteBuffer inflatedView;
     /** A segment that straddles reads, collected whole before it is checked and unwrapped. */
     private ByteBuffer segment;
     private ByteBuffer segmentView;
@@ -128,6 +134,12 @@ final class FrameReader {
 
     /** Loop. From the next byte on, inbound bytes are v5 segments. */
     void switchToSegments() {
+        switchToSegments(null);
+    }
+
+    /** Loop. From the next byte on, inbound bytes are v5 segments, LZ4-compressed unless {@code codec} is null. */
+    void switchToSegments(Lz4Codec codec) {
+        lz4 = codec;
         segments = true;
     }
 
@@ -198,10 +210,10 @@ final class FrameReader {
                 return false;
             }
         }
-        while (src.remaining() >= Segments.HEADER_LENGTH) {
+        int headerLength = segmentHeaderLength();
+        while (src.remaining() >= headerLength) {
             int start = src.position();
-            int header3b = checkedHeader(src, start);
-            int total = Segments.HEADER_LENGTH + Segments.payloadLength(header3b) + Segments.TRAILER_LENGTH;
+            int total = segmentLength(src, start);
             if (src.remaining() < total) {
                 break;
             }
@@ -217,7 +229,8 @@ final class FrameReader {
         }
         if (src.hasRemaining()) {
             if (segment == null) {
-                segment = ByteBuffer.allocateDirect(Segments.HEADER_LENGTH + Segments.MAX_PAYLOAD
+                // The largest segment either format allows: its lengths are 17-bit fields, never trusted further.
+                segment = ByteBuffer.allocateDirect(Lz4Segments.HEADER_LENGTH + Segments.MAX_PAYLOAD
                         + Segments.TRAILER_LENGTH);
                 segmentView = segment.duplicate();
             }
@@ -228,15 +241,15 @@ final class FrameReader {
 
     /** Moves bytes of the segment in progress from {@code src}; {@code true} once it is whole. */
     private boolean completeSegment(ByteBuffer src) {
-        if (segment.position() < Segments.HEADER_LENGTH) {
-            int n = Math.min(Segments.HEADER_LENGTH - segment.position(), src.remaining());
+        int headerLength = segmentHeaderLength();
+        if (segment.position() < headerLength) {
+            int n = Math.min(headerLength - segment.position(), src.remaining());
             copy(src, segment, n);
-            if (segment.position() < Segments.HEADER_LENGTH) {
+            if (segment.position() < headerLength) {
                 return false;
             }
         }
-        int header3b = checkedHeader(segment, 0);
-        int total = Segments.HEADER_LENGTH + Segments.payloadLength(header3b) + Segments.TRAILER_LENGTH;
+        int total = segmentLength(segment, 0);
         copy(src, segment, Math.min(total - segment.position(), src.remaining()));
         return segment.position() == total;
     }
@@ -248,9 +261,22 @@ final class FrameReader {
      */
     private boolean unwrap(ByteBuffer buf, ByteBuffer payloadView, Sink sink, ByteBuffer rest) {
         int start = buf.position();
-        int header3b = checkedHeader(buf, start);
-        int length = Segments.payloadLength(header3b);
-        int payloadStart = start + Segments.HEADER_LENGTH;
+        int length;
+        int uncompressedLength = 0;
+        boolean selfContained;
+        int payloadStart;
+        if (lz4 == null) {
+            int header3b = checkedHeader(buf, start);
+            length = Segments.payloadLength(header3b);
+            selfContained = Segments.isSelfContained(header3b);
+            payloadStart = start + Segments.HEADER_LENGTH;
+        } else {
+            long header5b = checkedLz4Header(buf, start);
+            length = Lz4Segments.compressedLength(header5b);
+            uncompressedLength = Lz4Segments.uncompressedLength(header5b);
+            selfContained = Lz4Segments.isSelfContained(header5b);
+            payloadStart = start + Lz4Segments.HEADER_LENGTH;
+        }
         int payloadEnd = payloadStart + length;
         Segments.reset(crc);
         int limit = buf.limit();
@@ -263,13 +289,20 @@ final class FrameReader {
             throw new ProtocolException(String.format("segment payload CRC32 mismatch: read 0x%08x, computed 0x%08x"
                     + " over %d payload bytes on %s", read, computed, length, owner));
         }
-        boolean selfContained = Segments.isSelfContained(header3b);
         if (selfContained && carrying) {
             throw new ProtocolException("a self-contained segment arrived while a frame spanning segments was"
                     + " unfinished (" + carry.position() + " bytes of it received) on " + owner);
         }
-        buf.limit(payloadEnd).position(payloadStart);
-        boolean go = deliverPayload(buf, payloadView, sink);
+        boolean go;
+        if (uncompressedLength == 0) {
+            // Uncompressed framing, or a compressed segment's payload stored as is: the frames are right here.
+            buf.limit(payloadEnd).position(payloadStart);
+            go = deliverPayload(buf, payloadView, sink);
+        } else {
+            inflate(buf, payloadStart, length, uncompressedLength);
+            length = uncompressedLength;
+            go = deliverPayload(inflated, inflatedView, sink);
+        }
         if (go && selfContained && carrying) {
             throw new ProtocolException("a self-contained segment of " + length + " bytes ends inside a frame ("
                     + carry.position() + " bytes of it in the segment) on " + owner);
@@ -289,6 +322,52 @@ final class FrameReader {
             return deliver(payload, payloadView, sink);
         } finally {
             segments = wasSegments;
+        }
+    }
+
+    /**
+     * Decompresses a verified payload into {@link #inflated} (position 0, limit the length). The declared length
+     * is at most 128 KiB - 1 (a 17-bit field), so the buffer is bounded whatever the peer claims, and the
+     * decompressor never writes past it: a block that would (a bomb) or that is malformed fails here.
+     */
+    private void inflate(ByteBuffer src, int at, int length, int declared) {
+        if (inflated == null || inflated.capacity() < declared) {
+            inflated = ByteBuffer.allocateDirect(Math.min(Segments.MAX_PAYLOAD, (declared + 4095) & ~4095));
+            inflatedView = inflated.duplicate();
+        }
+        inflated.clear();
+        int produced;
+        try {
+            produced = lz4.decompress(src, at, length, inflated, 0, inflated.capacity());
+        } catch (ProtocolException e) {
+            throw new ProtocolException("compressed segment declaring " + declared + " uncompressed bytes: "
+                    + e.getMessage() + " on " + owner, e);
+        }
+        if (produced != declared) {
+            throw new ProtocolException("compressed segment declares " + declared + " uncompressed bytes but its "
+                    + length + "-byte LZ4 block decompressed to " + produced + " on " + owner);
+        }
+        inflated.limit(produced);
+    }
+
+    private int segmentHeaderLength() {
+        return lz4 == null ? Segments.HEADER_LENGTH : Lz4Segments.HEADER_LENGTH;
+    }
+
+    /** Checks the header at {@code index} (its CRC24) and returns the whole segment's length on the wire. */
+    private int segmentLength(ByteBuffer buf, int index) {
+        if (lz4 == null) {
+            return Segments.HEADER_LENGTH + Segments.payloadLength(checkedHeader(buf, index)) + Segments.TRAILER_LENGTH;
+        }
+        return Lz4Segments.HEADER_LENGTH + Lz4Segments.compressedLength(checkedLz4Header(buf, index))
+                + Segments.TRAILER_LENGTH;
+    }
+
+    private long checkedLz4Header(ByteBuffer buf, int index) {
+        try {
+            return Lz4Segments.readHeader(buf, index);
+        } catch (ProtocolException e) {
+            throw new ProtocolException(e.getMessage() + " on " + owner, e);
         }
     }
 

@@ -22,7 +22,8 @@ import java.util.Arrays;
  *
  * <p>Under TLS the {@link Wire} reports plaintext only once the kernel holds its ciphertext, so W may lag the
  * bytes taken from the buffers; those frames simply stay at the head ({@link Wire#unacknowledged()}). In v5
- * mode the {@link SegmentPacker} puts segment headers and trailers between the frames as they are staged.
+ * mode the {@link SegmentPacker} puts segment headers and trailers between the frames as they are staged, or the
+ * {@link Lz4SegmentPacker} stages compressed segments, about one write's worth at a time.
  *
  * <p>Single-threaded: run only by the holder of the queue's claim (the loop, or a caller writing through); the
  * claim's compare-and-set hands its state from one holder to the next.
@@ -45,7 +46,7 @@ final class FrameWriter {
     private final FrameQueue queue;
     private final EntryList staged = new EntryList();
     /** Null until the switch to v5 segments is staged. */
-    private SegmentPacker packer;
+    private Packer packer;
     private final long maxBytesPerWrite;
     private final int writeSpinCount;
     private long bytesPerWrite;
@@ -194,14 +195,13 @@ final class FrameWriter {
     /** Moves everything queued behind the staged entries; from the switch on, through the segment packer. */
     private void stageQueued() {
         WriteEntry e = queue.takeAll();
-        if (e == null) {
-            return;
-        }
         while (e != null) {
             WriteEntry next = e.next;
             if (e.kind == WriteEntry.SWITCH_TO_SEGMENTS) {
                 if (packer == null) {
-                    packer = new SegmentPacker(queue.pool, queue.owner);
+                    Lz4Codec lz4 = queue.segmentCodec;
+                    packer = lz4 == null ? new SegmentPacker(queue.pool, queue.owner)
+                            : new Lz4SegmentPacker(queue, lz4);
                 }
                 queue.pool.release(e);
             } else if (packer == null) {
@@ -212,7 +212,7 @@ final class FrameWriter {
             e = next;
         }
         if (packer != null) {
-            packer.closeSegment(staged);
+            packer.stage(staged, bytesPerWrite);
         }
     }
 
@@ -229,7 +229,7 @@ final class FrameWriter {
     }
 
     private boolean isDrained() {
-        return staged.isEmpty() && queue.isEmpty();
+        return staged.isEmpty() && queue.isEmpty() && (packer == null || !packer.holdsFrames());
     }
 
     private void clip(ByteBuffer b, long over) {
@@ -250,9 +250,9 @@ final class FrameWriter {
 
     /**
      * Loop. Ends the writer: every frame not yet written fails with {@code cause}, oldest first (those waiting
-     * for their segment's trailer, then staged, then queued), and every frame offered later fails on its
-     * producer's thread. If a caller holds the writer, that caller does the failing when it lets go
-     * ({@link #finishClose}). Idempotent.
+     * for their segment's trailer, then staged, then held by a compressing packer, then queued), and every frame
+     * offered later fails on its producer's thread. If a caller holds the writer, that caller does the failing
+     * when it lets go ({@link #finishClose}). Idempotent.
      */
     void close(Throwable cause) {
         if (queue.beginClose(cause)) {
@@ -269,6 +269,9 @@ final class FrameWriter {
         WriteEntry e;
         while ((e = staged.pollFirst()) != null) {
             queue.fail(e, cause);
+        }
+        if (packer != null) {
+            packer.failHeld(cause);
         }
         queue.finishClose();
     }

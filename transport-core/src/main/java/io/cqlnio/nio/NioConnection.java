@@ -196,17 +196,19 @@ final class NioConnection implements Connection, ConnectionControl {
             }
             return;
         }
+        // Before anything changes: without lz4-java this throws, naming the artifact, and the connection is as it was.
+        Lz4Codec lz4 = framing == Framing.V5_SEGMENTS_LZ4 ? Lz4Dependency.codec(this) : null;
         synchronized (this) { // once per connection, never on a hot path
             if (switchedFraming) {
                 throw new IllegalStateException(this + " already switched to " + framing);
             }
             switchedFraming = true;
         }
-        reads.switchToSegments();
+        reads.switchToSegments(lz4);
         if (loop.inLoop()) {
-            writes.handOver(queue.offerSwitchToSegments());
+            writes.handOver(queue.offerSwitchToSegments(lz4));
         } else {
-            writes.handOverToLoop(queue.offerSwitchToSegments());
+            writes.handOverToLoop(queue.offerSwitchToSegments(lz4));
         }
     }
 

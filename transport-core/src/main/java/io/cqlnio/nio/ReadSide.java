@@ -183,12 +183,15 @@ final class ReadSide implements FrameReader.Sink {
         }
     }
 
-    /** Any thread. Inbound v5 segments from the next byte after the frame being delivered (exact on the loop). */
-    void switchToSegments() {
+    /**
+     * Any thread. Inbound v5 segments, LZ4-compressed unless {@code lz4} is null, from the next byte after the
+     * frame being delivered (exact on the loop).
+     */
+    void switchToSegments(Lz4Codec lz4) {
         if (loop.inLoop()) {
-            reader.switchToSegments();
+            reader.switchToSegments(lz4);
         } else {
-            loop.execute(reader::switchToSegments);
+            loop.execute(() -> reader.switchToSegments(lz4));
         }
     }
 }

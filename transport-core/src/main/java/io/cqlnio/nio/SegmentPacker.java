@@ -19,7 +19,7 @@ import java.util.zip.CRC32;
  *
  * <p>Single-threaded: whoever holds the writer.
  */
-final class SegmentPacker {
+final class SegmentPacker implements Packer {
 
     private static final int FREE_BUFFERS = 8;
 
@@ -43,7 +43,8 @@ final class SegmentPacker {
     }
 
     /** Stages {@code frame} into the open segment, or into segments of its own when it is larger than one. */
-    void pack(WriteEntry frame, EntryList staged) {
+    @Override
+    public void pack(WriteEntry frame, EntryList staged) {
         if (frame.remaining > Segments.MAX_PAYLOAD) {
             closeSegment(staged);
             packLarge(frame, staged);
@@ -64,6 +65,12 @@ final class SegmentPacker {
         }
         openPayload += frame.remaining;
         staged.addLast(frame);
+    }
+
+    /** Frames are staged as they are packed: only the open segment is left to end. */
+    @Override
+    public void stage(EntryList staged, long budget) {
+        closeSegment(staged);
     }
 
     /** Ends the open segment, if any: its header gets the payload length, its trailer the CRC. */
@@ -118,12 +125,8 @@ final class SegmentPacker {
         pool.release(frame);
     }
 
-    /**
-     * The writer retired {@code e} (every byte of it is with the kernel).
-     *
-     * @return frames that are now written: those its trailer completes
-     */
-    int retired(WriteEntry e) {
+    @Override
+    public int retired(WriteEntry e) {
         switch (e.kind) {
             case WriteEntry.FRAME:
                 if (e.countsAsFrame) {
@@ -144,9 +147,19 @@ final class SegmentPacker {
         }
     }
 
-    /** The connection ends: frames written but waiting for their trailer fail first, being the oldest. */
-    void failAwaiting(Throwable cause) {
+    @Override
+    public void failAwaiting(Throwable cause) {
         notifyAwaiting(cause);
+    }
+
+    /** Nothing is held: every packed frame is staged at once. */
+    @Override
+    public void failHeld(Throwable cause) {
+    }
+
+    @Override
+    public boolean holdsFrames() {
+        return false;
     }
 
     private void notifyAwaiting(Throwable failureOrNull) {

@@ -9,7 +9,7 @@ import java.nio.ByteBuffer;
 
 /**
  * One unit on a connection's write path: an accepted frame (in segment mode, possibly a slice of one), a v5
- * segment's header or trailer, or the marker that switches the writer to segments.
+ * segment's header or trailer, a whole compressed segment, or the marker that switches the writer to segments.
  *
  * <p>Entries link themselves through {@link #next}: into the {@link FrameQueue} while producers hand them over,
  * then into the writer's {@link EntryList}s. So a connection owns no arrays for its frames, and an entry is in
@@ -23,6 +23,8 @@ final class WriteEntry {
     static final int SEGMENT_HEADER = 1;
     static final int SEGMENT_TRAILER = 2;
     static final int SWITCH_TO_SEGMENTS = 3;
+    /** A whole compressed v5 segment in one buffer: header, payload and trailer ({@link Lz4SegmentPacker}). */
+    static final int SEGMENT = 4;
 
     int kind;
     ByteBuffer single;

@@ -87,7 +87,11 @@ public interface Connection {
      */
     boolean isWritable();
 
-    /** {@return bytes accepted by {@code write} and not yet handed to the kernel (or failed)} Any thread. */
+    /**
+     * {@return bytes accepted by {@code write} and not yet handed to the kernel (or failed)} Any thread. Over
+     * {@link Framing#V5_SEGMENTS_LZ4} a frame's bytes leave the count when they are compressed into a segment, which
+     * happens about one write (at most 256 KiB of segments) ahead of the kernel.
+     */
     long pendingBytes();
 
     /**
@@ -182,8 +186,14 @@ public interface Connection {
      * the connection still carries frames changes nothing and is allowed any number of times (a driver that
      * negotiated v4 may state its framing without tracking whether it already did).
      *
+     * <p>{@link Framing#V5_SEGMENTS_LZ4} compresses every segment both ways; it is what a STARTUP with
+     * {@code COMPRESSION: lz4} agreed with the server, and needs {@code at.yawk.lz4:lz4-java} at run time.
+     *
      * @param framing the framing for every later frame
-     * @throws UnsupportedOperationException if this transport does not implement {@code framing}
+     * @throws UnsupportedOperationException if this transport does not implement {@code framing}, or if
+     *                                       {@code framing} is {@link Framing#V5_SEGMENTS_LZ4} and
+     *                                       {@code at.yawk.lz4:lz4-java} is not on the class path (nothing
+     *                                       changes then)
      */
     void switchFraming(Framing framing);
 }

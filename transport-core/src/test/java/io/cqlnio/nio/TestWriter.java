@@ -33,6 +33,11 @@ final class TestWriter {
         return toLoop(queue.offerSwitchToSegments());
     }
 
+    /** The switch to LZ4-compressed v5 segments. */
+    int enqueueSwitchToLz4Segments() {
+        return toLoop(queue.offerSwitchToSegments(new Lz4Codec()));
+    }
+
     int claim(int result) {
         return toLoop(queue.claimAfterPush(result));
     }

@@ -33,8 +33,11 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * <p>Protocol v5: STARTUP goes out as an ordinary frame with a v5 header; the server's READY is the last
  * unwrapped frame, and from the next byte on both directions carry checksummed segments. The client switches
  * the connection ({@link Connection#switchFraming}) inside {@code onFrame} while it handles that READY, before
- * STARTUP's future completes, so nothing the caller sends next can go out unwrapped. It does not negotiate LZ4
- * (STARTUP names no COMPRESSION), so the segments are uncompressed.
+ * STARTUP's future completes, so nothing the caller sends next can go out unwrapped. With
+ * {@link Options#withCompression compression "lz4"} STARTUP carries {@code COMPRESSION: lz4} and the switch is to
+ * {@link Framing#V5_SEGMENTS_LZ4}: every segment is LZ4-compressed both ways (the transport needs
+ * {@code at.yawk.lz4:lz4-java}). Without it the segments are uncompressed. Compression is v5 only here: the
+ * client does not compress v4 frame bodies.
  *
  * <p>Requests are multiplexed on stream ids 0..32767: up to 32,768 in flight, each with its own future and
  * timeout. A request that times out keeps its stream id reserved (orphaned) until its late response arrives.
@@ -67,8 +70,12 @@ public final class CqlClient implements AutoCloseable {
      *
      * @param version        protocol version 3, 4 or 5 (5: segments after READY, see the class comment)
      * @param requestTimeout how long a request may wait for its response
+     * @param compression    {@code null} (none) or {@code "lz4"}: STARTUP's {@code COMPRESSION}, v5 only
      */
-    public record Options(int version, Duration requestTimeout) {
+    public record Options(int version, Duration requestTimeout, String compression) {
+        /** The compression this client can ask for: LZ4 segments in v5. */
+        public static final String LZ4 = "lz4";
+
         /** Validates the values. */
         public Options {
             if (version < 3 || version > 5) {
@@ -78,21 +85,35 @@ public final class CqlClient implements AutoCloseable {
             if (requestTimeout.isNegative() || requestTimeout.isZero()) {
                 throw new IllegalArgumentException("requestTimeout = " + requestTimeout + " must be positive");
             }
+            if (compression != null && !(LZ4.equals(compression) && version == 5)) {
+                throw new IllegalArgumentException("compression = " + compression + " is invalid in v" + version
+                        + ": only \"lz4\" in protocol v5 (LZ4 segments), or none");
+            }
         }
 
-        /** Protocol v4, 10 s per request. */
+        /** Uncompressed. */
+        public Options(int version, Duration requestTimeout) {
+            this(version, requestTimeout, null);
+        }
+
+        /** Protocol v4, 10 s per request, no compression. */
         public static Options defaults() {
             return new Options(4, Duration.ofSeconds(10));
         }
 
         /** These options with another request timeout. */
         public Options withRequestTimeout(Duration timeout) {
-            return new Options(version, timeout);
+            return new Options(version, timeout, compression);
         }
 
-        /** These options with another protocol version. */
+        /** These options with another protocol version (and no compression below v5). */
         public Options withVersion(int v) {
-            return new Options(v, requestTimeout);
+            return new Options(v, requestTimeout, v == 5 ? compression : null);
+        }
+
+        /** These options with {@code "lz4"} or {@code null} (none); {@code "lz4"} needs version 5. */
+        public Options withCompression(String c) {
+            return new Options(version, requestTimeout, c);
         }
     }
 
@@ -173,11 +194,12 @@ public final class CqlClient implements AutoCloseable {
     }
 
     /**
-     * STARTUP with CQL_VERSION 3.0.0; completes when the server answers READY. In protocol v5 the connection
-     * carries segments from then on (switched before this future completes).
+     * STARTUP with CQL_VERSION 3.0.0 (and COMPRESSION when the options name one); completes when the server
+     * answers READY. In protocol v5 the connection carries segments from then on (switched before this future
+     * completes), LZ4-compressed with compression "lz4".
      */
     public CompletableFuture<Void> startup() {
-        return send(Frames.STARTUP, Frames.startupBody()).thenApply(r -> {
+        return send(Frames.STARTUP, Frames.startupBody(options.compression())).thenApply(r -> {
             if (r != READY) {
                 throw new IllegalStateException("expected READY to STARTUP, got " + r
                         + " (authentication is not supported)");
@@ -381,7 +403,7 @@ public final class CqlClient implements AutoCloseable {
             // STARTUP's future completes, so the reader unwraps the very next byte and no request the caller
             // sends on READY can go out as a bare frame.
             try {
-                conn.switchFraming(Framing.V5_SEGMENTS);
+                conn.switchFraming(options.compression() == null ? Framing.V5_SEGMENTS : Framing.V5_SEGMENTS_LZ4);
                 segmented = true;
             } catch (RuntimeException cannot) {
                 // e.g. a transport without v5 framing: the next byte from the server is unreadable to it, so
@@ -527,6 +549,11 @@ public final class CqlClient implements AutoCloseable {
         return segmented;
     }
 
+    /** STARTUP's COMPRESSION ({@code "lz4"}), or {@code null}. */
+    public String compression() {
+        return options.compression();
+    }
+
     /** The protocol version this client speaks. */
     public int version() {
         return options.version();
@@ -555,6 +582,6 @@ public final class CqlClient implements AutoCloseable {
     @Override
     public String toString() {
         return name + "[" + (connection == null ? "unconnected" : connection.remoteAddress()) + ", v"
-                + options.version() + "]";
+                + options.version() + (options.compression() == null ? "" : " " + options.compression()) + "]";
     }
 }

@@ -54,8 +54,18 @@ final class Frames {
     }
 
     static byte[] startupBody() {
-        Writer w = new Writer(32);
-        w.stringMap(Map.of("CQL_VERSION", "3.0.0"));
+        return startupBody(null);
+    }
+
+    /** STARTUP's [string map]: CQL_VERSION, then COMPRESSION when {@code compression} is not null. */
+    static byte[] startupBody(String compression) {
+        Writer w = new Writer(48);
+        Map<String, String> options = new java.util.LinkedHashMap<>();
+        options.put("CQL_VERSION", "3.0.0");
+        if (compression != null) {
+            options.put("COMPRESSION", compression);
+        }
+        w.stringMap(options);
         return w.toArray();
     }
 

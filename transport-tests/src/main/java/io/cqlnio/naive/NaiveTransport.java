@@ -570,6 +570,9 @@ final class NaiveTransport implements Transport {
          */
         @Override
         public void switchFraming(Framing framing) {
+            if (framing == Framing.V5_SEGMENTS_LZ4) {
+                throw new UnsupportedOperationException("the naive control transport has no LZ4 segments");
+            }
             if (framing == Framing.V5_SEGMENTS) {
                 segments = true;
             } else if (segments) {

@@ -72,11 +72,12 @@ public final class OriginStory {
      *                           a segment CRC mismatch)
      * @param tlsProtocol        the TLS protocol of the workload's connection ({@code TLSv1.3}), or {@code null}
      *                           in plaintext
+     * @param compression        STARTUP's COMPRESSION ({@code lz4}: LZ4 v5 segments), or {@code null}
      */
     public record Outcome(String transport, int version, int threads, int requests, int succeeded, long protocolErrors,
                           long serverErrors, long timeouts, ConnectionStats stats, Duration wall,
                           String firstProtocolError, int rowsVerified, boolean openAtEnd, String closeCause,
-                          String tlsProtocol) {
+                          String tlsProtocol, String compression) {
 
         /** Successful requests per second of wall time. */
         public double requestsPerSecond() {
@@ -84,11 +85,12 @@ public final class OriginStory {
         }
 
         /**
-         * The transport's name, with the protocol version when it is not the story's v4 and the TLS protocol when
-         * there is one: {@code nio v5}, {@code nio TLSv1.3}.
+         * The transport's name, with the protocol version when it is not the story's v4, the compression and the
+         * TLS protocol when there are: {@code nio v5}, {@code nio v5 lz4}, {@code nio TLSv1.3}.
          */
         public String label() {
             String label = version == 4 ? transport : transport + " v" + version;
+            label = compression == null ? label : label + " " + compression;
             return tlsProtocol == null ? label : label + " " + tlsProtocol;
         }
     }
@@ -133,10 +135,22 @@ public final class OriginStory {
      */
     public static Outcome run(String transportName, int version, InetSocketAddress node, String keyspace, int threads,
                               Duration requestTimeout, boolean verify, TlsConfig tls) throws InterruptedException {
+        return run(transportName, version, null, node, keyspace, threads, requestTimeout, verify, tls);
+    }
+
+    /**
+     * {@link #run(String, int, InetSocketAddress, String, int, Duration, boolean, TlsConfig)} with STARTUP's
+     * {@code compression}: {@code "lz4"} (protocol v5 only) compresses every segment both ways, for the workload
+     * and the read-back; {@code null} is exactly the uncompressed run.
+     */
+    public static Outcome run(String transportName, int version, String compression, InetSocketAddress node,
+                              String keyspace, int threads, Duration requestTimeout, boolean verify, TlsConfig tls)
+            throws InterruptedException {
         if (threads < 1 || REQUESTS % threads != 0) {
             throw new IllegalArgumentException("threads = " + threads + " must divide " + REQUESTS);
         }
-        CqlClient.Options options = CqlClient.Options.defaults().withVersion(version).withRequestTimeout(requestTimeout);
+        CqlClient.Options options = CqlClient.Options.defaults().withVersion(version).withRequestTimeout(requestTimeout)
+                .withCompression(compression);
         String table = keyspace + "." + TABLE;
         TransportConfig workload = tls == null ? smallestSendBuffer() : withTls(smallestSendBuffer(), tls);
         try (Transport transport = Transports.create(transportName, workload);
@@ -172,7 +186,7 @@ public final class OriginStory {
             return new Outcome(transportName, version, threads, REQUESTS, succeeded, client.protocolErrors(),
                     client.serverErrors(), client.timeouts(), stats, wall, client.firstProtocolError(), verified,
                     openAtEnd, closed == null ? null : closed.getMessage(),
-                    session == null ? null : session.getProtocol());
+                    session == null ? null : session.getProtocol(), compression);
         }
     }
 

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
@@ -26,6 +27,9 @@ import java.util.stream.Stream;
  * </pre>
  * Exits with an exception (a failed build) when {@code nio} did not get every request through, byte-exact, in
  * either protocol version.
+ *
+ * <p>{@code --compression lz4} adds a run of {@code nio} over LZ4-compressed v5 segments (STARTUP with
+ * {@code COMPRESSION: lz4}), held to the same standard, and prints the bytes each v5 run sent.
  */
 public final class OriginStoryDemo {
 
@@ -36,8 +40,9 @@ public final class OriginStoryDemo {
     private OriginStoryDemo() {
     }
 
-    /** Runs the demo; no arguments. */
+    /** Runs the demo; arguments: none, or {@code --compression lz4}. */
     public static void main(String[] args) throws InterruptedException {
+        String compression = compression(args);
         try (CassandraNode node = CassandraNode.fromSystemProperties("cassandra-demo")) {
             System.out.println("Starting a Cassandra node (child JVM, log: " + node.logFile() + ") ...");
             long t0 = System.nanoTime();
@@ -52,6 +57,9 @@ public final class OriginStoryDemo {
                 OriginStory.createKeyspace(setup, KEYSPACE + "_nio", REQUEST_TIMEOUT);
                 OriginStory.createKeyspace(setup, KEYSPACE + "_nio_v5", REQUEST_TIMEOUT);
                 OriginStory.createKeyspace(setup, KEYSPACE + "_naive_v5", REQUEST_TIMEOUT);
+                if (compression != null) {
+                    OriginStory.createKeyspace(setup, KEYSPACE + "_nio_v5_" + compression, REQUEST_TIMEOUT);
+                }
             }
             System.out.printf("Running %d prepared INSERTs of %,d-byte text at once on one connection with"
                     + " the smallest send buffer...%n", OriginStory.REQUESTS, OriginStory.CONTENT.length());
@@ -63,7 +71,16 @@ public final class OriginStoryDemo {
                     REQUEST_TIMEOUT, true);
             OriginStory.Outcome naiveV5 = OriginStory.run("naive", 5, node.nativeAddress(), KEYSPACE + "_naive_v5", 1,
                     REQUEST_TIMEOUT, false);
-            printTable(List.of(naive, nio, naiveV5, nioV5));
+            OriginStory.Outcome nioV5Compressed = compression == null ? null
+                    : OriginStory.run("nio", 5, compression, node.nativeAddress(), KEYSPACE + "_nio_v5_" + compression,
+                            1, REQUEST_TIMEOUT, true, null);
+            List<OriginStory.Outcome> table = new ArrayList<>(List.of(naive, nio, naiveV5, nioV5));
+            List<OriginStory.Outcome> mustPass = new ArrayList<>(List.of(nio, nioV5));
+            if (nioV5Compressed != null) {
+                table.add(nioV5Compressed);
+                mustPass.add(nioV5Compressed);
+            }
+            printTable(table);
             System.out.println("first server error with naive: "
                     + (naive.firstProtocolError() == null ? "(none)" : naive.firstProtocolError()));
             System.out.println("naive v5: first server error received: "
@@ -72,15 +89,33 @@ public final class OriginStoryDemo {
                     + lastCrcError(node.logFile()));
             System.out.println("rows read back byte-exact with nio: " + nio.rowsVerified() + "/" + nio.requests()
                     + " (v4), " + nioV5.rowsVerified() + "/" + nioV5.requests() + " (v5)");
+            if (nioV5Compressed != null) {
+                System.out.printf(Locale.ROOT, "bytes sent over v5: %,d uncompressed, %,d with %s (%.2fx); rows read"
+                        + " back byte-exact with %s: %d/%d%n", nioV5.stats().bytesWritten(),
+                        nioV5Compressed.stats().bytesWritten(), compression,
+                        nioV5Compressed.stats().bytesWritten() / (double) nioV5.stats().bytesWritten(),
+                        nioV5Compressed.label(), nioV5Compressed.rowsVerified(), nioV5Compressed.requests());
+            }
             node.stop();
             System.out.println(summary(nio, naive));
-            for (OriginStory.Outcome o : List.of(nio, nioV5)) {
+            for (OriginStory.Outcome o : mustPass) {
                 if (o.succeeded() != o.requests() || o.protocolErrors() != 0 || o.serverErrors() != 0
                         || o.rowsVerified() != o.requests()) {
                     throw new IllegalStateException(o.label() + " did not get every request through intact: " + o);
                 }
             }
         }
+    }
+
+    /** {@code --compression lz4} or nothing; anything else is refused with the usage. */
+    static String compression(String[] args) {
+        if (args.length == 0) {
+            return null;
+        }
+        if (args.length == 2 && args[0].equals("--compression") && args[1].equals(CqlClient.Options.LZ4)) {
+            return CqlClient.Options.LZ4;
+        }
+        throw new IllegalArgumentException("usage: OriginStoryDemo [--compression lz4], got " + List.of(args));
     }
 
     /** The demo's last line; its format is part of the README. */
@@ -104,14 +139,15 @@ public final class OriginStoryDemo {
     }
 
     private static void printTable(List<OriginStory.Outcome> outcomes) {
-        String format = "%-9s %9s %10s %16s %13s %11s %10s%n";
+        String format = "%-10s %9s %10s %16s %13s %11s %10s %13s%n";
         System.out.println();
         System.out.printf(Locale.ROOT, format, "transport", "requests", "succeeded", "protocol errors",
-                "short writes", "requests/s", "wall time");
+                "short writes", "requests/s", "wall time", "bytes sent");
         for (OriginStory.Outcome o : outcomes) {
             System.out.printf(Locale.ROOT, format, o.label(), o.requests(), o.succeeded(), o.protocolErrors(),
                     o.stats().shortWrites(), String.format(Locale.ROOT, "%.0f", o.requestsPerSecond()),
-                    String.format(Locale.ROOT, "%.2f s", o.wall().toNanos() / 1e9));
+                    String.format(Locale.ROOT, "%.2f s", o.wall().toNanos() / 1e9),
+                    String.format(Locale.ROOT, "%,d", o.stats().bytesWritten()));
         }
         System.out.println();
     }

@@ -254,6 +254,46 @@ class CqlClientTest {
     }
 
     @Test
+    void lz4AsksForCompressionInStartupAndSwitchesToLz4Segments() throws Exception {
+        client.close();
+        transport = new FakeTransport();
+        CompletableFuture<CqlClient> connecting = CqlClient.connect(transport, new InetSocketAddress("127.0.0.1", 9042),
+                CqlClient.Options.defaults().withVersion(5).withCompression(CqlClient.Options.LZ4));
+        Sent startup = transport.connection.next();
+        assertEquals(Map.of("CQL_VERSION", List.of("3.0.0"), "COMPRESSION", List.of("lz4")),
+                stringMap(startup.body().duplicate()));
+        transport.connection.respond(Responses.frame(5, 0, startup.streamId, Frames.READY, w -> { }));
+        client = connecting.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        assertEquals(List.of(Framing.V5_SEGMENTS_LZ4), transport.connection.switches);
+        assertEquals("lz4", client.compression());
+        assertTrue(client.toString().contains("v5 lz4"), client.toString());
+    }
+
+    @Test
+    void compressionIsLz4InV5OrNothing() {
+        CqlClient.Options v5 = CqlClient.Options.defaults().withVersion(5);
+        assertEquals("lz4", v5.withCompression("lz4").compression());
+        assertThrows(IllegalArgumentException.class, () -> v5.withCompression("snappy"));
+        assertThrows(IllegalArgumentException.class, () -> CqlClient.Options.defaults().withCompression("lz4"),
+                "v4 frame-body compression is not implemented");
+        assertEquals(null, v5.withCompression("lz4").withVersion(4).compression(), "dropped below v5");
+    }
+
+    /** A [string map] read as a multimap of one value each, to compare with Map.of. */
+    private static Map<String, List<String>> stringMap(ByteBuffer b) {
+        Map<String, List<String>> map = new java.util.TreeMap<>();
+        for (int n = b.getShort(); n > 0; n--) {
+            byte[] k = new byte[b.getShort()];
+            b.get(k);
+            byte[] v = new byte[b.getShort()];
+            b.get(v);
+            map.put(new String(k, java.nio.charset.StandardCharsets.UTF_8),
+                    List.of(new String(v, java.nio.charset.StandardCharsets.UTF_8)));
+        }
+        return map;
+    }
+
+    @Test
     void v5SwitchesOnAuthenticateTooBecauseTheServerDoes() {
         client.close();
         transport = new FakeTransport();

@@ -51,6 +51,17 @@ final class RawV5Socket implements AutoCloseable {
                 .put(k).putShort((short) v.length).put(v).array();
     }
 
+    /** STARTUP's body: {CQL_VERSION: 3.0.0, COMPRESSION: {@code compression}}, in that order. */
+    static byte[] startupBody(String compression) {
+        byte[] k1 = "CQL_VERSION".getBytes(StandardCharsets.US_ASCII);
+        byte[] v1 = "3.0.0".getBytes(StandardCharsets.US_ASCII);
+        byte[] k2 = "COMPRESSION".getBytes(StandardCharsets.US_ASCII);
+        byte[] v2 = compression.getBytes(StandardCharsets.US_ASCII);
+        return ByteBuffer.allocate(2 + 8 + k1.length + v1.length + k2.length + v2.length).putShort((short) 2)
+                .putShort((short) k1.length).put(k1).putShort((short) v1.length).put(v1)
+                .putShort((short) k2.length).put(k2).putShort((short) v2.length).put(v2).array();
+    }
+
     /** QUERY's body: the CQL text, consistency ONE, v5's 4-byte flags 0 (no values). */
     static byte[] queryBodyV5(String cql) {
         byte[] text = cql.getBytes(StandardCharsets.UTF_8);
@@ -98,6 +109,20 @@ final class RawV5Socket implements AutoCloseable {
     }
 
     /**
+     * One whole LZ4 segment ({@code io.cqlnio.frame.Lz4Segments}) exactly as it arrived: 8-byte header, payload
+     * (compressed or stored), trailer. The compressed length is read unchecked.
+     */
+    byte[] readLz4Segment() throws IOException {
+        byte[] header = new byte[8];
+        in.readFully(header);
+        int length = (header[0] & 0xff) | (header[1] & 0xff) << 8 | (header[2] & 0x01) << 16;
+        byte[] segment = new byte[8 + length + Segments.TRAILER_LENGTH];
+        System.arraycopy(header, 0, segment, 0, header.length);
+        in.readFully(segment, header.length, segment.length - header.length);
+        return segment;
+    }
+
+    /**
      * What the server does next: every byte it sends until it closes the connection (returned, EOF seen) or
      * until nothing arrives within the socket timeout ({@code null}: the connection is still open).
      */
@@ -120,6 +145,12 @@ final class RawV5Socket implements AutoCloseable {
     /** STARTUP in {@code version}; returns the answer frame (READY: the last unwrapped frame in v5). */
     byte[] startup(int version) throws IOException {
         send(frame(version, 0, 0, STARTUP, startupBody()));
+        return readFrame();
+    }
+
+    /** STARTUP in {@code version} asking for {@code compression}; returns the answer frame, itself unwrapped. */
+    byte[] startup(int version, String compression) throws IOException {
+        send(frame(version, 0, 0, STARTUP, startupBody(compression)));
         return readFrame();
     }
 
