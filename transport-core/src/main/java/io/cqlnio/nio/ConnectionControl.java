@@ -23,6 +23,12 @@ interface ConnectionControl extends LoopMember {
      */
     void closeNow(Throwable closedCause, Throwable frameCause);
 
+    /**
+     * A graceful close has every accepted frame with the kernel (and close_notify, under TLS): send FIN, then read
+     * until the peer's end of stream or the drain deadline, and close.
+     */
+    void halfClose();
+
     /** Before the hand-out: the connect (or the TLS handshake) failed. */
     void failConnect(TransportException cause);
 

@@ -4,20 +4,24 @@ package io.cqlnio.nio;
  * The life of a {@link NioConnection}, with every allowed move in {@link #canMoveTo}:
  *
  * <pre>
- *  CONNECTING --TCP up, TLS--> HANDSHAKING --done--> OPEN --close()--> CLOSING --flushed--> CLOSED
- *       |  \---------------TCP up, plaintext---------^  |                  |
- *       +--failed, timed out, cancelled---> CLOSED      +--abort, error, EOF---+--> CLOSED
+ *  CONNECTING --TCP up, TLS--> HANDSHAKING --done--> OPEN --close()--> CLOSING --flushed, FIN--> DRAINING
+ *       |  \---------------TCP up, plaintext---------^  |                  |                         |
+ *       |                                               |                  |        peer's EOF, or the drain
+ *       +--failed, timed out, cancelled---> CLOSED      +--abort, error, EOF---+-------> CLOSED <--deadline
  * </pre>
  *
  * Only OPEN accepts writes. CLOSING refuses new writes but still flushes what was accepted and still delivers
- * inbound frames. CLOSED is entered at once by {@code abort} on any thread, so no frame is delivered after it;
- * the loop then releases the socket and tells the handler once.
+ * inbound frames. DRAINING has sent every accepted frame and a FIN (after close_notify, under TLS) and reads until
+ * the peer ends its side, delivering what comes, so that the socket never closes on unread bytes (which makes the
+ * kernel send a reset that destroys what the peer had not read yet). CLOSED is entered at once by {@code abort} on
+ * any thread, so no frame is delivered after it; the loop then releases the socket and tells the handler once.
  */
 enum ConnectionState {
     CONNECTING,
     HANDSHAKING,
     OPEN,
     CLOSING,
+    DRAINING,
     CLOSED;
 
     boolean canMoveTo(ConnectionState next) {
@@ -29,6 +33,8 @@ enum ConnectionState {
             case OPEN:
                 return next == CLOSING || next == CLOSED;
             case CLOSING:
+                return next == DRAINING || next == CLOSED;
+            case DRAINING:
                 return next == CLOSED;
             default:
                 return false;

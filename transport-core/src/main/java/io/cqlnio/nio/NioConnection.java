@@ -37,6 +37,8 @@ final class NioConnection implements Connection, ConnectionControl {
 
     private static final Logger LOG = LoggerFactory.getLogger(NioConnection.class);
     private static final AtomicLong IDS = new AtomicLong();
+    /** At the drain deadline, more unread input than this is a peer still talking: close on it regardless. */
+    private static final long MAX_DISCARD = 16L << 20;
     private static final AtomicReferenceFieldUpdater<NioConnection, ConnectionState> STATE =
             AtomicReferenceFieldUpdater.newUpdater(NioConnection.class, ConnectionState.class, "state");
 
@@ -67,6 +69,7 @@ final class NioConnection implements Connection, ConnectionControl {
     /** Set once {@link #closeNow} has started: the socket is released and the handler told, once. */
     private boolean tornDown;
     private Cancellable connectTimer;
+    private Cancellable drainTimer;
 
     NioConnection(Loop loop, LoopResources resources, SocketChannel channel, InetSocketAddress remote,
                   FrameHandler handler, CompletableFuture<Connection> connectFuture) {
@@ -340,6 +343,9 @@ final class NioConnection implements Connection, ConnectionControl {
         if (connectTimer != null) {
             connectTimer.cancel();
         }
+        if (drainTimer != null) {
+            drainTimer.cancel();
+        }
         if (idle != null) {
             idle.stop();
         }
@@ -388,6 +394,60 @@ final class NioConnection implements Connection, ConnectionControl {
         }
     }
 
+    /**
+     * Loop. Every accepted frame is with the kernel: FIN goes out behind them, and the socket stays open for reading
+     * until the peer ends its side or the drain deadline passes. Closing it now could be worse than rude: a socket
+     * closed with unread bytes in its receive queue (a reply already on its way, say) makes Linux send a reset,
+     * and a reset discards what is still in our send queue, frames whose listeners have heard "written".
+     */
+    @Override
+    public void halfClose() {
+        if (tornDown || !moveTo(ConnectionState.CLOSING, ConnectionState.DRAINING)) {
+            return; // aborted meanwhile: closeNow is on its way
+        }
+        setInterest(interestOps & ~SelectionKey.OP_WRITE);
+        try {
+            channel.shutdownOutput();
+        } catch (IOException e) {
+            ConnectionClosedException why = new ConnectionClosedException("half-close of " + this + " failed: "
+                    + e.getMessage(), e);
+            closeNow(why, why);
+            return;
+        }
+        long nanos = resources.config.closeDrainTimeout().toNanos();
+        if (nanos == 0) {
+            drainTimedOut();
+        } else {
+            drainTimer = loop.schedule(this::drainTimedOut, nanos);
+        }
+    }
+
+    /**
+     * Loop. The peer has not ended its side in time (or reading is paused): whatever it sent that is still in the
+     * kernel is read and dropped, so the close sends FIN rather than a reset; only bytes that arrive after this
+     * can still make the kernel reset the connection.
+     */
+    private void drainTimedOut() {
+        if (tornDown) {
+            return;
+        }
+        long discarded = 0;
+        ByteBuffer scratch = resources.readBuffer; // the loop's: free between two reads
+        try {
+            int n;
+            do {
+                scratch.clear();
+                n = channel.read(scratch);
+                discarded += Math.max(n, 0);
+            } while (n > 0 && discarded < MAX_DISCARD);
+        } catch (IOException e) {
+            LOG.debug("read while closing {} failed", this, e); // closing anyway
+        }
+        LOG.debug("{}: the peer did not end its side within closeDrainTimeout ({} ms); {} unread bytes dropped",
+                this, resources.config.closeDrainTimeout().toMillis(), discarded);
+        closeNow(null, new ConnectionClosedException(this + " closed"));
+    }
+
     private void closeWhenFlushed() {
         if (!tornDown) {
             flushIfUnclaimed();
@@ -397,7 +457,7 @@ final class NioConnection implements Connection, ConnectionControl {
     @Override
     public void flushIfUnclaimed() {
         ConnectionState now = state;
-        if (now != ConnectionState.CLOSED && !now.isConnecting() && queue.claimForLoop()) {
+        if ((now == ConnectionState.OPEN || now == ConnectionState.CLOSING) && queue.claimForLoop()) {
             flushFromLoop();
         }
     }
@@ -421,7 +481,9 @@ final class NioConnection implements Connection, ConnectionControl {
             return;
         }
         // Writes first: they free memory, and a reply read below may want to write at once.
-        if ((readyOps & SelectionKey.OP_WRITE) != 0 && !tornDown) {
+        ConnectionState now = state;
+        boolean writing = now == ConnectionState.OPEN || now == ConnectionState.CLOSING;
+        if ((readyOps & SelectionKey.OP_WRITE) != 0 && writing) {
             writes.onWritable();
         }
         if ((readyOps & SelectionKey.OP_READ) != 0) {
@@ -433,8 +495,8 @@ final class NioConnection implements Connection, ConnectionControl {
     @Override
     public void flushFromLoop() {
         ConnectionState now = state;
-        if (now == ConnectionState.CLOSED || now.isConnecting()) {
-            return;
+        if (now != ConnectionState.OPEN && now != ConnectionState.CLOSING) {
+            return; // not yet connected, or the writer is closed for good
         }
         if (key != null && !key.isValid()) {
             // Someone cancelled our key: no readiness event will ever come again, so end cleanly now.

@@ -114,6 +114,10 @@ final class ReadSide implements FrameReader.Sink {
         }
         if (n < 0 && !control.isTornDown()) {
             int carried = reader.carriedBytes();
+            if (carried == 0 && control.state() == ConnectionState.DRAINING) {
+                control.closeNow(null, new ConnectionClosedException(connection + " closed")); // the end of a close()
+                return;
+            }
             ConnectionClosedException why = new ConnectionClosedException(connection + " closed by the peer"
                     + (carried > 0 ? " in the middle of a frame (" + carried + " bytes of it received)" : ""));
             control.closeNow(why, why);

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 /**
  * A connection's outbound side: what a caller does with the writer it claimed (write through, or pass it to the
  * loop), and on the loop: flushing, waiting for {@code OP_WRITE} after a short write, reporting writability, and
- * ending a graceful close (with close_notify under TLS) once every accepted frame is written.
+ * handing a graceful close to the drain (after close_notify under TLS) once every accepted frame is written.
  *
  * <pre>
  *  caller claimed the idle writer (FREE -> CALLER)
@@ -295,27 +295,29 @@ final class WriteSide {
         reportWritability();
     }
 
-    /** Loop. Every accepted frame is written: close, after close_notify under TLS. */
+    /**
+     * Loop. Every accepted frame is written: nothing may follow, so a producer that passed the OPEN check just
+     * before close() is refused now, as if it had come a moment later, and the loop no longer flushes the writer.
+     * Then close_notify under TLS, and the connection drains.
+     */
     private void closeGracefully() {
+        writer.close(new ConnectionClosedException("write refused: " + connection + " is closing"));
         if (tls == null) {
-            control.closeNow(null, new ConnectionClosedException(connection + " closed"));
+            control.halfClose();
             return;
         }
-        // Nothing may follow close_notify: a producer that passed the OPEN check just before close() is refused
-        // now, as if it had come a moment later. From here the loop no longer flushes the writer.
-        writer.close(new ConnectionClosedException("write refused: " + connection + " is closing"));
         tls.startCloseNotify();
         finishCloseNotify();
     }
 
-    /** Loop. Writes what is left of close_notify, waiting for OP_WRITE if need be; then the socket closes. */
+    /** Loop. Writes what is left of close_notify, waiting for {@code OP_WRITE} if need be; then the drain. */
     private void finishCloseNotify() {
         if (!tls.flushCloseNotify()) {
             awaitingWritable = true;
             control.setInterest(control.interestOps() | SelectionKey.OP_WRITE);
             return;
         }
-        control.closeNow(null, new ConnectionClosedException(connection + " closed"));
+        control.halfClose();
     }
 
     private void reportWritability() {

@@ -95,13 +95,26 @@ public interface Connection {
     long pendingBytes();
 
     /**
-     * Graceful close: refuses new writes (their listeners fail with {@link ConnectionClosedException}),
-     * writes everything already accepted, then closes the socket and calls {@link FrameHandler#onClosed}
-     * with a {@code null} cause. The future completes when the socket is closed. Idempotent. If the peer
-     * stops reading, the flush never ends: use {@link #abort} after a deadline of your choosing. Inbound bytes
-     * not yet read when the socket closes are discarded, and with unread bytes the kernel resets the
-     * connection, which can destroy what the peer had not read yet: close once the responses you wait for
-     * have arrived. Any thread.
+     * Graceful close, safe for every frame already reported written:
+     * <ol>
+     * <li>refuses new writes (their listeners fail with {@link ConnectionClosedException});</li>
+     * <li>writes everything already accepted (under TLS, then close_notify);</li>
+     * <li>half-closes the socket (FIN after the last byte) and keeps reading until the peer ends its side or
+     *     {@link TransportConfig#closeDrainTimeout()} passes (2 s by default), delivering inbound frames to
+     *     {@link FrameHandler#onFrame} as usual, so replies to requests in flight still arrive;</li>
+     * <li>closes the socket and calls {@link FrameHandler#onClosed} with a {@code null} cause (or the read error
+     *     that ended the drain).</li>
+     * </ol>
+     * Why the drain: closing a socket with unread bytes makes the kernel send a reset, and a reset discards what is
+     * still in the send queue, frames whose listeners had already succeeded. At the deadline (or with reading
+     * paused) the bytes still unread are discarded before the socket closes, so it closes with a FIN and the peer
+     * still gets every frame; only bytes arriving after that can make the kernel reset the connection.
+     * If the peer stops reading, step 2 never ends: use {@link #abort} after a deadline of your choosing.
+     * Idempotent. Any thread.
+     *
+     * <pre>{@code
+     * connection.close().get(5, TimeUnit.SECONDS); // every frame written, the peer's side ended (or 2 s passed)
+     * }</pre>
      *
      * @return completed with {@code null} once the socket is closed; the same future on every call
      */
@@ -110,7 +123,8 @@ public interface Connection {
     /**
      * Closes now: the socket is closed on the loop, every unwritten frame (the partly written one included)
      * fails with {@code cause}, and {@link FrameHandler#onClosed} receives {@code cause}. No-op once closed.
-     * Any thread; it does not wait for the socket to close.
+     * Any thread; it does not wait for the socket to close. It also ends a graceful {@link #close()} at once,
+     * drain included.
      *
      * @param cause what the unwritten frames fail with and {@code onClosed} receives; should be non-null
      */

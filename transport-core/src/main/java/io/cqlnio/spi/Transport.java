@@ -39,8 +39,9 @@ public interface Transport extends AutoCloseable {
     void close();
 
     /**
-     * Graceful shutdown: refuses new connects and writes, lets every connection flush what it accepted for up
-     * to {@code grace}, then {@link #close()}s whatever is left (failing its unwritten frames). Every listener
+     * Graceful shutdown: refuses new connects and writes, lets every connection flush what it accepted and drain
+     * (see {@link Connection#close()}) for up to {@code grace}, then {@link #close()}s whatever is left (failing its
+     * unwritten frames). Every listener
      * still fires exactly once. Blocks the caller for at most about {@code grace}; do not call it on a loop thread.
      *
      * @param grace how long connections may flush before the rest is aborted

@@ -48,6 +48,11 @@ import java.util.Arrays;
  *     {@code select}: a reply that comes within those few tens of microseconds is read without a sleep and a
  *     wakeup. Yielding, not spinning, so on a small machine the peer gets the CPU meanwhile; bounded, so an
  *     idle loop sleeps. 0: block at once (docs/BENCHMARKS.md has both measured)</td></tr>
+ * <tr><td>closeDrainTimeout</td><td>2 s</td><td>how long a graceful {@link Connection#close()} waits, after
+ *     its last frame is with the kernel and its FIN (after close_notify, under TLS) is sent, for the peer to end
+ *     its side. Meanwhile inbound frames are delivered as usual (the replies to requests in flight). At the
+ *     deadline, bytes still unread are discarded so that the socket closes with a FIN, not a reset that would
+ *     destroy frames the peer had not read yet. 0: close right after the FIN</td></tr>
  * <tr><td>frameCodec</td><td>{@link CqlFrameCodec#INSTANCE}</td><td>how inbound bytes split into frames</td></tr>
  * <tr><td>readIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} READ after this long without
  *     an inbound frame</td></tr>
@@ -132,6 +137,8 @@ public final class TransportConfig {
     public Duration writeThroughQuietTime() { return values.writeThroughQuietTime; }
     /** {@return how many times the loop polls its selector after a busy turn before it blocks} */
     public int pollsBeforeSleep() { return values.pollsBeforeSleep; }
+    /** {@return how long a graceful close waits for the peer's end of stream after sending its own} */
+    public Duration closeDrainTimeout() { return values.closeDrainTimeout; }
     /** {@return how inbound bytes split into frames; never null} */
     public FrameCodec frameCodec() { return values.frameCodec; }
     /** {@return the quiet time after which {@link FrameHandler#onIdle} READ fires, or zero for never} */
@@ -263,6 +270,11 @@ public final class TransportConfig {
          */
         public Builder pollsBeforeSleep(int polls) { values.pollsBeforeSleep = polls; return this; }
         /**
+         * @param timeout non-null, {@code >= 0}; {@link Duration#ZERO} closes right after the FIN
+         * @return this builder
+         */
+        public Builder closeDrainTimeout(Duration timeout) { values.closeDrainTimeout = timeout; return this; }
+        /**
          * @param codec non-null, stateless or thread-safe, with a header length of 1..readBufferSize
          * @return this builder
          */
@@ -325,6 +337,7 @@ public final class TransportConfig {
         boolean writeThrough = true;
         Duration writeThroughQuietTime = Duration.ofNanos(10_000);
         int pollsBeforeSleep = 20;
+        Duration closeDrainTimeout = Duration.ofSeconds(2);
         FrameCodec frameCodec = CqlFrameCodec.INSTANCE;
         Duration readIdleTimeout = Duration.ZERO;
         Duration writeIdleTimeout = Duration.ZERO;
@@ -362,6 +375,8 @@ public final class TransportConfig {
                     writeThroughQuietTime, "0..1 s");
             check(pollsBeforeSleep >= 0 && pollsBeforeSleep <= 1_000_000, "pollsBeforeSleep", pollsBeforeSleep,
                     "0..1000000");
+            check(closeDrainTimeout != null && !closeDrainTimeout.isNegative(), "closeDrainTimeout",
+                    closeDrainTimeout, ">= 0 (0 = close right after the FIN)");
             check(frameCodec != null, "frameCodec", null, "non-null");
             check(frameCodec.headerLength() >= 1, "frameCodec", frameCodec, "headerLength() >= 1");
             check(frameCodec.headerLength() <= readBufferSize, "readBufferSize", readBufferSize,
@@ -382,7 +397,7 @@ public final class TransportConfig {
                 "maxBuffersPerWrite", maxBuffersPerWrite, "maxBytesPerWrite", maxBytesPerWrite,
                 "writeSpinCount", writeSpinCount, "writeThrough", writeThrough,
                 "writeThroughQuietTime", writeThroughQuietTime, "pollsBeforeSleep", pollsBeforeSleep,
-                "frameCodec", frameCodec, "readIdleTimeout", readIdleTimeout,
+                "closeDrainTimeout", closeDrainTimeout, "frameCodec", frameCodec, "readIdleTimeout", readIdleTimeout,
                 "writeIdleTimeout", writeIdleTimeout, "maxPendingBytes", maxPendingBytes, "tls", tls,
                 "checkOutboundFrames", checkOutboundFrames};
         }

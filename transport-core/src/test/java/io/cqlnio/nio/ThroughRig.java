@@ -166,6 +166,13 @@ final class ThroughRig implements ConnectionControl, Loop {
         writer.close(frameCause);
     }
 
+    /** Loop: no socket to half-close, so the drain ends at once, as if the peer's EOF came with the FIN. */
+    @Override
+    public void halfClose() {
+        state = ConnectionState.DRAINING;
+        closeNow(null, new ConnectionClosedException("rig closed"));
+    }
+
     /** Loop: what {@code Connection.close()} then its loop task do. */
     void closeGracefully() {
         state = ConnectionState.CLOSING;

@@ -52,6 +52,7 @@ class SpiTest {
         assertNames("maxBytesPerWrite", () -> TransportConfig.builder().maxBytesPerWrite(0).build());
         assertNames("frameCodec", () -> TransportConfig.builder().frameCodec(null).build());
         assertNames("readBufferSize", () -> TransportConfig.builder().readBufferSize(8).build());
+        assertNames("closeDrainTimeout", () -> TransportConfig.builder().closeDrainTimeout(Duration.ofMillis(-1)).build());
     }
 
     @Test
@@ -84,7 +85,7 @@ class SpiTest {
                 + " receiveBufferSize=0, readBufferSize=65536, maxFrameLength=268435456, writeHighWatermark=1048576,"
                 + " writeLowWatermark=524288, maxBuffersPerWrite=1024, maxBytesPerWrite=1048576, writeSpinCount=16,"
                 + " writeThrough=true, writeThroughQuietTime=PT0.00001S, pollsBeforeSleep=20,"
-                + " frameCodec=CqlFrameCodec, readIdleTimeout=PT0S, writeIdleTimeout=PT0S, maxPendingBytes=0,"
+                + " closeDrainTimeout=PT2S, frameCodec=CqlFrameCodec, readIdleTimeout=PT0S, writeIdleTimeout=PT0S, maxPendingBytes=0,"
                 + " tls=null, checkOutboundFrames=true}", s);
     }
 
