@@ -38,6 +38,14 @@ import java.util.stream.Stream;
  * written by the build), {@code cqlnio.cassandra.dir} (the node's directory, wiped on {@link #start()}),
  * {@code cqlnio.cassandra.java} (java executable of a JDK 11..17).
  *
+ * <p>Durability ({@link #batchCommitlog}): by default the commit log syncs every 10 s ({@code periodic}), so a
+ * kill -9 loses what was acknowledged since the last sync; with {@code commitlog_sync: batch} Cassandra
+ * acknowledges a write only after its commit log segment was fsynced, so an acknowledged write survives a kill.
+ *
+ * <p>Faults: {@link #kill9()} and {@link #restart()}; {@link #suspend()} and {@link #resume()} (SIGSTOP and
+ * SIGCONT: a node that hangs with its sockets open); {@link #nodetool} (with {@link #localJmx()}), e.g.
+ * {@code disablebinary}.
+ *
  * <p>Client TLS ({@link #optionalClientTls}): the native port then accepts TLS and plaintext alike. Cassandra's
  * {@code client_encryption_options} with {@code optional: true} looks at a connection's first bytes and adds its
  * TLS handler only when they are a TLS record, so one node serves the TLS tests and every plaintext test on one
@@ -101,8 +109,12 @@ public final class CassandraNode implements AutoCloseable {
     private Path clientKeystore;
     private String clientKeystorePassword;
     private List<String> extraJvmOptions = List.of();
+    private boolean batchCommitlog;
+    private boolean localJmx;
     private int nativePort;
     private int storagePort;
+    private int jmxPort;
+    private boolean suspended;
     private Process process;
     private Thread shutdownHook;
 
@@ -136,6 +148,20 @@ public final class CassandraNode implements AutoCloseable {
         }
         Path dir = Paths.get(System.getProperty("cqlnio.cassandra.dir", "target/" + name));
         return new CassandraNode(dir, cp, javaExecutable());
+    }
+
+    /**
+     * Like {@link #fromSystemProperties}, but in a directory of its own: {@code <name>} beside
+     * {@code cqlnio.cassandra.dir} (or {@code target/<name>}), for a test that needs a node configured differently
+     * from, or running beside, the shared one.
+     *
+     * @param name the node's directory name, e.g. {@code cassandra-faults}
+     */
+    public static CassandraNode ownNode(String name) {
+        CassandraNode shared = fromSystemProperties(name);
+        Path sharedDir = Paths.get(System.getProperty("cqlnio.cassandra.dir", "target/" + name));
+        Path parent = sharedDir.toAbsolutePath().getParent();
+        return new CassandraNode(parent.resolve(name), shared.classpath, shared.java);
     }
 
     /**
@@ -198,6 +224,131 @@ public final class CassandraNode implements AutoCloseable {
     }
 
     /**
+     * {@code commitlog_sync: batch} from the next {@link #start()} on: a write is acknowledged only once the commit
+     * log holds it on disk (Cassandra 5.0 fsyncs at once in batch mode; {@code commitlog_sync_period} must then
+     * be absent, and the old batch window setting is ignored), so a kill -9 loses no acknowledged write.
+     *
+     * @return this node
+     * @throws IllegalStateException when the node runs
+     */
+    public CassandraNode batchCommitlog() {
+        if (isRunning()) {
+            throw new IllegalStateException("set the commit log mode before start(); node runs as pid "
+                    + process.pid());
+        }
+        this.batchCommitlog = true;
+        return this;
+    }
+
+    /**
+     * Opens the node's JMX on 127.0.0.1 only, on a free port chosen at the next {@link #start()} and kept across
+     * restarts ({@code -Dcassandra.jmx.local.port}, what {@code cassandra-env.sh} sets by default; no
+     * authentication, loopback only). Needed by {@link #nodetool}.
+     *
+     * @return this node
+     * @throws IllegalStateException when the node runs
+     */
+    public CassandraNode localJmx() {
+        if (isRunning()) {
+            throw new IllegalStateException("enable JMX before start(); node runs as pid " + process.pid());
+        }
+        this.localJmx = true;
+        return this;
+    }
+
+    /**
+     * Runs {@code nodetool -h 127.0.0.1 -p <jmx port> args...} ({@code org.apache.cassandra.tools.NodeTool} in a
+     * child JVM on the node's class path) and waits for it, at most {@code timeout}.
+     *
+     * @param timeout how long the tool may take (a JVM start with Cassandra's class path: 1-3 s here)
+     * @param args    the command and its options, e.g. {@code "disablebinary"}
+     * @return the tool's output (stdout and stderr)
+     * @throws IllegalStateException when JMX is off ({@link #localJmx()}), the node does not run, or the tool
+     *                               fails or overruns; the message holds its output
+     */
+    public String nodetool(Duration timeout, String... args) {
+        if (!localJmx || !isRunning()) {
+            throw new IllegalStateException("nodetool needs a running node with localJmx(): jmx " + localJmx
+                    + ", running " + isRunning());
+        }
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx128m", "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC"));
+        command.addAll(MODULE_FLAGS);
+        command.addAll(List.of("-cp", classpath, "org.apache.cassandra.tools.NodeTool",
+                "-h", HOST, "-p", Integer.toString(jmxPort)));
+        command.addAll(List.of(args));
+        Path out = dir.resolve("nodetool.log");
+        long started = System.nanoTime();
+        try {
+            Process tool = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
+                    .redirectOutput(out.toFile()).start();
+            if (!tool.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                tool.destroyForcibly();
+                throw new IllegalStateException("nodetool " + String.join(" ", args) + " did not end within "
+                        + timeout + ": " + Files.readString(out));
+            }
+            String output = Files.readString(out);
+            if (tool.exitValue() != 0) {
+                throw new IllegalStateException("nodetool " + String.join(" ", args) + " exited with "
+                        + tool.exitValue() + ": " + output);
+            }
+            LOG.info("nodetool {} took {} ms", String.join(" ", args),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            return output;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run nodetool", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while nodetool ran", e);
+        }
+    }
+
+    /**
+     * SIGSTOP: the node freezes with every socket open, so clients see silence, not a close (a GC pause or a
+     * hung host, as a client sees it). The kernel still accepts connections and buffers what clients send.
+     *
+     * @throws IllegalStateException when the node does not run or {@code kill} fails
+     */
+    public void suspend() {
+        signal("STOP");
+        suspended = true;
+        LOG.info("Cassandra pid {} suspended (SIGSTOP)", process.pid());
+    }
+
+    /** SIGCONT after {@link #suspend()}: the node reads and answers what was buffered meanwhile. */
+    public void resume() {
+        signal("CONT");
+        suspended = false;
+        LOG.info("Cassandra pid {} resumed (SIGCONT)", process.pid());
+    }
+
+    /** {@code true} between {@link #suspend()} and {@link #resume()}. */
+    public boolean isSuspended() {
+        return suspended;
+    }
+
+    /** {@code kill -<name> <pid>}: the JDK's ProcessHandle can only send TERM and KILL. */
+    private void signal(String name) {
+        if (!isRunning()) {
+            throw new IllegalStateException("cannot send SIG" + name + ": node not running");
+        }
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+                    .redirectErrorStream(true).start();
+            if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                kill.destroyForcibly();
+                throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed: "
+                        + new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run kill -" + name, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while sending SIG" + name, e);
+        }
+    }
+
+    /**
      * The node's process id (the child JVM itself, so {@code /proc/<pid>/stat} holds the node's CPU time).
      *
      * @throws IllegalStateException before the first start
@@ -233,6 +384,7 @@ public final class CassandraNode implements AutoCloseable {
             }
             nativePort = freePort();
             storagePort = freePort();
+            jmxPort = localJmx ? freePort() : 0;
             Files.writeString(dir.resolve("cassandra.yaml"), yaml());
             Files.writeString(dir.resolve("logback.xml"), LOGBACK);
         } catch (IOException e) {
@@ -249,8 +401,9 @@ public final class CassandraNode implements AutoCloseable {
         if (process == null) {
             return;
         }
-        process.destroyForcibly();   // SIGKILL on Linux
+        process.destroyForcibly();   // SIGKILL on Linux; ends a suspended process too
         awaitExit(process, STOP_TIMEOUT);
+        suspended = false;
         LOG.info("Cassandra pid {} killed", process.pid());
     }
 
@@ -266,6 +419,9 @@ public final class CassandraNode implements AutoCloseable {
     public void stop() {
         Process p = process;
         if (p != null && p.isAlive()) {
+            if (suspended) {
+                resume();   // a stopped process would hold SIGTERM until continued
+            }
             p.destroy();
             try {
                 if (!p.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -326,6 +482,10 @@ public final class CassandraNode implements AutoCloseable {
         // RSS near 400 MB and start-up short on a shared 2-core machine.
         command.addAll(List.of("-Xms64m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-Xss256k", "-XX:+ExitOnOutOfMemoryError"));
+        if (localJmx) {
+            // CassandraDaemon starts a loopback-only JMX connector server on this port (cassandra-env.sh's default).
+            command.add("-Dcassandra.jmx.local.port=" + jmxPort);
+        }
         command.addAll(extraJvmOptions);
         command.addAll(MODULE_FLAGS);
         command.addAll(List.of(
@@ -431,8 +591,8 @@ public final class CassandraNode implements AutoCloseable {
                 "storage_port: " + storagePort,
                 "native_transport_port: " + nativePort,
                 "start_native_transport: true",
-                "commitlog_sync: periodic",
-                "commitlog_sync_period: 10000ms",
+                batchCommitlog ? "commitlog_sync: batch" : "commitlog_sync: periodic",
+                batchCommitlog ? "" : "commitlog_sync_period: 10000ms",
                 "partitioner: org.apache.cassandra.dht.Murmur3Partitioner",
                 "endpoint_snitch: SimpleSnitch",
                 "seed_provider:",

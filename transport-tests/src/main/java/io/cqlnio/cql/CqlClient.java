@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -152,6 +153,10 @@ public final class CqlClient implements AutoCloseable {
     private final AtomicLong heartbeatsSent = new AtomicLong();
     private final AtomicLong heartbeatsAnswered = new AtomicLong();
     private final AtomicInteger orphaned = new AtomicInteger();
+    /** onClosed calls: the SPI promises exactly one per connection, and fault tests check it. */
+    private final AtomicInteger closedNotifications = new AtomicInteger();
+    /** Completed by the first onClosed with its cause (null after a local graceful close). */
+    private final CompletableFuture<Throwable> closeOutcome = new CompletableFuture<>();
     private volatile String firstProtocolError;
     private volatile Connection connection;
     private volatile Throwable closedBy;
@@ -363,7 +368,9 @@ public final class CqlClient implements AutoCloseable {
                         if (failure == null) {
                             heartbeatsAnswered.incrementAndGet();
                         } else {
-                            conn.abort(new ConnectionClosedException("heartbeat failed on " + conn, failure));
+                            Throwable why = failure instanceof CompletionException && failure.getCause() != null
+                                    ? failure.getCause() : failure;
+                            conn.abort(new ConnectionClosedException("heartbeat failed on " + conn, why));
                         }
                     });
                 }
@@ -468,16 +475,35 @@ public final class CqlClient implements AutoCloseable {
     }
 
     private void onClosed(Throwable cause) {
-        ConnectionClosedException closed = new ConnectionClosedException(name + " closed"
+        int calls = closedNotifications.incrementAndGet();
+        if (calls > 1) {
+            LOG.warn("{}: onClosed called {} times; cause now {}", name, calls, String.valueOf(cause));
+        }
+        ConnectionClosedException closedException = new ConnectionClosedException(name + " closed"
                 + (cause == null ? "" : ": " + cause.getMessage()), cause);
-        closedBy = closed;
+        closedBy = closedException;
         for (int id = 0; id < MAX_STREAMS; id++) {
             Pending p = inFlight.get(id);
             if (p != null) {
-                complete(id, p, null, closed);
+                complete(id, p, null, closedException);
             }
         }
         timer.shutdownNow();
+        closeOutcome.complete(cause);
+    }
+
+    /**
+     * Completed, on the loop thread, once the connection closed and every request in flight was failed: with what
+     * the transport reported (the peer's EOF or reset, an abort's cause), or {@code null} after a local graceful
+     * close. Never completes while the connection is open.
+     */
+    public CompletableFuture<Throwable> closed() {
+        return closeOutcome.copy();
+    }
+
+    /** How many times the transport called {@code onClosed} for this client's connection: 0 while open, then 1. */
+    public int closedNotifications() {
+        return closedNotifications.get();
     }
 
     /** The connection this client runs on (its stats, writability). */

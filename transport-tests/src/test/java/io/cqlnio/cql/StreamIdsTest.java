@@ -31,4 +31,18 @@ class StreamIdsTest {
         StreamIds ids = new StreamIds(2);
         assertThrows(IllegalStateException.class, () -> ids.release(0));
     }
+
+    @Test
+    void releasingAnIdTwiceIsABugEvenWhileOthersAreHeld() {
+        // Two requests held, one released twice: the stack is not full, so only tracking what is held catches it.
+        StreamIds ids = new StreamIds(4);
+        int a = ids.acquire();
+        ids.acquire();
+        ids.release(a);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ids.release(a));
+        assertEquals(3, ids.available(), "the second release must not free anything");
+        assertThrows(IllegalStateException.class, () -> ids.release(-1));
+        assertThrows(IllegalStateException.class, () -> ids.release(4));
+        assertFalse(e.getMessage().isEmpty());
+    }
 }
