@@ -270,7 +270,7 @@ public final class TransportConfig {
          */
         public Builder pollsBeforeSleep(int polls) { values.pollsBeforeSleep = polls; return this; }
         /**
-         * @param timeout non-null, {@code >= 0}; {@link Duration#ZERO} closes right after the FIN
+         * @param timeout non-null, 0..1 h; {@link Duration#ZERO} closes right after the FIN
          * @return this builder
          */
         public Builder closeDrainTimeout(Duration timeout) { values.closeDrainTimeout = timeout; return this; }
@@ -375,8 +375,9 @@ public final class TransportConfig {
                     writeThroughQuietTime, "0..1 s");
             check(pollsBeforeSleep >= 0 && pollsBeforeSleep <= 1_000_000, "pollsBeforeSleep", pollsBeforeSleep,
                     "0..1000000");
-            check(closeDrainTimeout != null && !closeDrainTimeout.isNegative(), "closeDrainTimeout",
-                    closeDrainTimeout, ">= 0 (0 = close right after the FIN)");
+            check(closeDrainTimeout != null && !closeDrainTimeout.isNegative()
+                    && closeDrainTimeout.compareTo(Duration.ofHours(1)) <= 0, "closeDrainTimeout",
+                    closeDrainTimeout, "0..1 h (0 = close right after the FIN)");
             check(frameCodec != null, "frameCodec", null, "non-null");
             check(frameCodec.headerLength() >= 1, "frameCodec", frameCodec, "headerLength() >= 1");
             check(frameCodec.headerLength() <= readBufferSize, "readBufferSize", readBufferSize,
