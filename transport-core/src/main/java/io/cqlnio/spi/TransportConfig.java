@@ -50,9 +50,9 @@ import java.util.Arrays;
  *     idle loop sleeps. 0: block at once (docs/BENCHMARKS.md has both measured)</td></tr>
  * <tr><td>closeDrainTimeout</td><td>2 s</td><td>how long a graceful {@link Connection#close()} waits, after
  *     its last frame is with the kernel and its FIN (after close_notify, under TLS) is sent, for the peer to end
- *     its side. Meanwhile inbound frames are delivered as usual (the replies to requests in flight). At the
- *     deadline, bytes still unread are discarded so that the socket closes with a FIN, not a reset that would
- *     destroy frames the peer had not read yet. 0: close right after the FIN</td></tr>
+ *     its side. Meanwhile inbound frames are delivered as usual. Then bytes still unread are dropped, so that the
+ *     socket closes with a FIN, not a reset that would destroy frames the peer had not read yet. With reading
+ *     paused the drain lasts this long. 0..1 h; 0: close right after the FIN</td></tr>
  * <tr><td>frameCodec</td><td>{@link CqlFrameCodec#INSTANCE}</td><td>how inbound bytes split into frames</td></tr>
  * <tr><td>readIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} READ after this long without
  *     an inbound frame</td></tr>
