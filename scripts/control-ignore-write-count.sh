@@ -15,7 +15,8 @@
 #                                       through at once
 #   close-without-drain.patch           close() closes the socket as soon as the last frame is with the kernel
 #                                       (the old close path: unread input makes it a reset)
-#   drain-keeps-unread.patch            the drain's deadline closes on unread input instead of dropping it first
+#   drain-keeps-unread.patch            the drain's end (deadline, transport close) closes on unread input instead
+#                                       of dropping it first
 # Usage: scripts/control-ignore-write-count.sh [patch-name ...]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +28,8 @@ declare -A controls=(
   [tls-ack-per-batch.patch]='TlsWritePathTest#shortCiphertext*'
   [tls-no-close-notify.patch]='ConnectionLifecycleTest#graceful*'
   [two-writers-at-once.patch]='WriteThroughTest#producersAndTheLoopNeverWriteAtOnce'
-  [close-without-drain.patch]='GracefulCloseTest#framesReportedWritten* GracefulCloseTest#aDeadlineThatPasses* GracefulCloseTest#repliesArrivingAfterTheFin*'
-  [drain-keeps-unread.patch]='GracefulCloseTest#aDeadlineThatPasses*'
+  [close-without-drain.patch]='GracefulCloseTest#framesReportedWritten* GracefulCloseTest#aDeadlineThatPasses* GracefulCloseTest#repliesArrivingAfterTheFin* GracefulCloseTest#repliesArrivingAfterCloseNotify*'
+  [drain-keeps-unread.patch]='GracefulCloseTest#aDeadlineThatPasses* GracefulCloseTest#aTransportClosedDuringTheDrain*'
 )
 order=(ignore-write-count.patch tls-drop-ciphertext-remainder.patch tls-ack-on-wrap.patch tls-ack-per-batch.patch
        tls-no-close-notify.patch two-writers-at-once.patch close-without-drain.patch drain-keeps-unread.patch)

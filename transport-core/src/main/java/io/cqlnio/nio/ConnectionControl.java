@@ -29,6 +29,9 @@ interface ConnectionControl extends LoopMember {
      */
     void halfClose();
 
+    /** The drain of a graceful close ended with the peer's end of stream: drop what is left unread and close. */
+    void finishDrain();
+
     /** Before the hand-out: the connect (or the TLS handshake) failed. */
     void failConnect(TransportException cause);
 

@@ -6,8 +6,8 @@ package io.cqlnio.nio;
  * <pre>
  *  CONNECTING --TCP up, TLS--> HANDSHAKING --done--> OPEN --close()--> CLOSING --flushed, FIN--> DRAINING
  *       |  \---------------TCP up, plaintext---------^  |                  |                         |
- *       |                                               |                  |        peer's EOF, or the drain
- *       +--failed, timed out, cancelled---> CLOSED      +--abort, error, EOF---+-------> CLOSED <--deadline
+ *       |                                               |                  |       peer's EOF, deadline,
+ *       +--failed, timed out, cancelled---> CLOSED      +--abort, error, EOF---+-------> CLOSED <--abort, error
  * </pre>
  *
  * Only OPEN accepts writes. CLOSING refuses new writes but still flushes what was accepted and still delivers

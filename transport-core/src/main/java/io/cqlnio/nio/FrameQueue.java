@@ -249,9 +249,14 @@ final class FrameQueue {
         claim = FREE;
     }
 
-    /** Loop. Takes the idle writer: {@code true} if it was FREE, and so the loop must flush it now. */
+    /**
+     * Loop. Takes the idle writer: {@code true} if it was FREE, and so the loop must flush it now. Never once closed:
+     * a claim taken then (by a read asking for a flush while close_notify waits, say) would never be let go, and
+     * would lock every later straggler out of {@link #failStragglers}. Only the loop begins a close, so a FREE claim
+     * seen here with {@code closed} set means the close has finished.
+     */
     boolean claimForLoop() {
-        return claim == FREE && CLAIM.compareAndSet(this, FREE, LOOP);
+        return claim == FREE && !closed && CLAIM.compareAndSet(this, FREE, LOOP);
     }
 
     /** Any thread. The claim as it is now: for tests and assertions only, stale as soon as read. */

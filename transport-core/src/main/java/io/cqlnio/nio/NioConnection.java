@@ -387,9 +387,13 @@ final class NioConnection implements Connection, ConnectionControl {
 
     @Override
     public void closeOnTransportClose(ConnectionClosedException cause) {
-        if (state.isConnecting()) {
+        ConnectionState now = state;
+        if (now.isConnecting()) {
             failConnect(new TransportException("transport closed; cannot connect to " + remote, cause));
         } else {
+            if (now == ConnectionState.DRAINING && !tornDown) {
+                dropUnread(); // every frame is with the kernel: do not let a reset destroy them now
+            }
             closeNow(cause, cause);
         }
     }
@@ -405,7 +409,10 @@ final class NioConnection implements Connection, ConnectionControl {
         if (tornDown || !moveTo(ConnectionState.CLOSING, ConnectionState.DRAINING)) {
             return; // aborted meanwhile: closeNow is on its way
         }
-        setInterest(interestOps & ~SelectionKey.OP_WRITE);
+        if (idle != null) {
+            idle.stop(); // a heartbeat now would be refused, and a driver may take that for a dead connection
+        }
+        setInterest(interestOps & ~SelectionKey.OP_WRITE); // a socket whose output is shut is always writable
         try {
             channel.shutdownOutput();
         } catch (IOException e) {
@@ -416,36 +423,54 @@ final class NioConnection implements Connection, ConnectionControl {
         }
         long nanos = resources.config.closeDrainTimeout().toNanos();
         if (nanos == 0) {
-            drainTimedOut();
+            finishDrain();
         } else {
             drainTimer = loop.schedule(this::drainTimedOut, nanos);
         }
     }
 
     /**
-     * Loop. The peer has not ended its side in time (or reading is paused): whatever it sent that is still in the
-     * kernel is read and dropped, so the close sends FIN rather than a reset; only bytes that arrive after this
+     * Loop. The peer has not ended its side in time (or reading is paused, so its end cannot be seen).
+     * Package-private: a test replays it racing an abort.
+     */
+    void drainTimedOut() {
+        if (state == ConnectionState.DRAINING) { // not CLOSED: an abort is on its way with its own cause
+            LOG.debug("{}: the peer did not end its side within closeDrainTimeout ({} ms)", this,
+                    resources.config.closeDrainTimeout().toMillis());
+            finishDrain();
+        }
+    }
+
+    /** Loop. The drain is over (the peer's end of stream, or the deadline): the graceful close completes. */
+    @Override
+    public void finishDrain() {
+        if (!tornDown) {
+            dropUnread();
+            closeNow(null, new ConnectionClosedException(this + " closed"));
+        }
+    }
+
+    /**
+     * Loop, the socket about to close: whatever the peer sent that is still in the kernel is read and dropped, so
+     * the close sends FIN rather than a reset; only bytes that arrive after this (or more than {@link #MAX_DISCARD})
      * can still make the kernel reset the connection.
      */
-    private void drainTimedOut() {
-        if (tornDown) {
-            return;
-        }
-        long discarded = 0;
+    private void dropUnread() {
+        long dropped = 0;
         ByteBuffer scratch = resources.readBuffer; // the loop's: free between two reads
         try {
             int n;
             do {
                 scratch.clear();
                 n = channel.read(scratch);
-                discarded += Math.max(n, 0);
-            } while (n > 0 && discarded < MAX_DISCARD);
+                dropped += Math.max(n, 0);
+            } while (n > 0 && dropped < MAX_DISCARD);
         } catch (IOException e) {
             LOG.debug("read while closing {} failed", this, e); // closing anyway
         }
-        LOG.debug("{}: the peer did not end its side within closeDrainTimeout ({} ms); {} unread bytes dropped",
-                this, resources.config.closeDrainTimeout().toMillis(), discarded);
-        closeNow(null, new ConnectionClosedException(this + " closed"));
+        if (dropped > 0) {
+            LOG.debug("{}: {} unread bytes dropped before the close", this, dropped);
+        }
     }
 
     private void closeWhenFlushed() {

@@ -114,8 +114,12 @@ final class ReadSide implements FrameReader.Sink {
         }
         if (n < 0 && !control.isTornDown()) {
             int carried = reader.carriedBytes();
-            if (carried == 0 && control.state() == ConnectionState.DRAINING) {
-                control.closeNow(null, new ConnectionClosedException(connection + " closed")); // the end of a close()
+            ConnectionState now = control.state();
+            if (now == ConnectionState.CLOSED) {
+                return; // aborted: the abort's task closes, with the abort's cause
+            }
+            if (carried == 0 && now == ConnectionState.DRAINING) {
+                control.finishDrain(); // the end of a close(): the peer ended its side after ours
                 return;
             }
             ConnectionClosedException why = new ConnectionClosedException(connection + " closed by the peer"

@@ -95,22 +95,24 @@ public interface Connection {
     long pendingBytes();
 
     /**
-     * Graceful close, safe for every frame already reported written:
+     * Graceful close. In the {@code nio} transport:
      * <ol>
      * <li>refuses new writes (their listeners fail with {@link ConnectionClosedException});</li>
      * <li>writes everything already accepted (under TLS, then close_notify);</li>
      * <li>half-closes the socket (FIN after the last byte) and keeps reading until the peer ends its side or
      *     {@link TransportConfig#closeDrainTimeout()} passes (2 s by default), delivering inbound frames to
-     *     {@link FrameHandler#onFrame} as usual, so replies to requests in flight still arrive;</li>
-     * <li>closes the socket and calls {@link FrameHandler#onClosed} with a {@code null} cause (or the read error
-     *     that ended the drain).</li>
+     *     {@link FrameHandler#onFrame} as usual;</li>
+     * <li>drops what is still unread, closes the socket and calls {@link FrameHandler#onClosed} with a {@code null}
+     *     cause (or the error that ended the drain: a failed read, a protocol error, a handler's exception).</li>
      * </ol>
      * Why the drain: closing a socket with unread bytes makes the kernel send a reset, and a reset discards what is
-     * still in the send queue, frames whose listeners had already succeeded. At the deadline (or with reading
-     * paused) the bytes still unread are discarded before the socket closes, so it closes with a FIN and the peer
-     * still gets every frame; only bytes arriving after that can make the kernel reset the connection.
-     * If the peer stops reading, step 2 never ends: use {@link #abort} after a deadline of your choosing.
-     * Idempotent. Any thread.
+     * still in the send queue, frames whose listeners had already succeeded. Dropping the unread bytes first makes
+     * the close a FIN, after which the kernel still delivers the rest; only bytes arriving after that (or more than
+     * 16 MiB unread) can make it a reset. With reading paused the peer's end cannot be seen, so the drain lasts the
+     * whole timeout. Replies arrive during the drain only if the server sent them before it saw our FIN or keeps
+     * writing after it (many close at once): close once the responses you wait for have arrived. If the peer
+     * stops reading, step 2 never ends: use {@link #abort} after a deadline of your choosing. Other transports
+     * (the Netty baseline) close right after step 2. Idempotent. Any thread.
      *
      * <pre>{@code
      * connection.close().get(5, TimeUnit.SECONDS); // every frame written, the peer's side ended (or 2 s passed)

@@ -44,7 +44,7 @@ public interface Transport extends AutoCloseable {
      * unwritten frames). Every listener
      * still fires exactly once. Blocks the caller for at most about {@code grace}; do not call it on a loop thread.
      *
-     * @param grace how long connections may flush before the rest is aborted
+     * @param grace how long connections may flush and drain before the rest is aborted
      */
     void close(Duration grace);
 

@@ -50,9 +50,9 @@ import java.util.Arrays;
  *     idle loop sleeps. 0: block at once (docs/BENCHMARKS.md has both measured)</td></tr>
  * <tr><td>closeDrainTimeout</td><td>2 s</td><td>how long a graceful {@link Connection#close()} waits, after
  *     its last frame is with the kernel and its FIN (after close_notify, under TLS) is sent, for the peer to end
- *     its side. Meanwhile inbound frames are delivered as usual (the replies to requests in flight). At the
- *     deadline, bytes still unread are discarded so that the socket closes with a FIN, not a reset that would
- *     destroy frames the peer had not read yet. 0: close right after the FIN</td></tr>
+ *     its side. Meanwhile inbound frames are delivered as usual. Then bytes still unread are dropped, so that the
+ *     socket closes with a FIN, not a reset that would destroy frames the peer had not read yet. With reading
+ *     paused the drain lasts this long. 0..1 h; 0: close right after the FIN</td></tr>
  * <tr><td>frameCodec</td><td>{@link CqlFrameCodec#INSTANCE}</td><td>how inbound bytes split into frames</td></tr>
  * <tr><td>readIdleTimeout</td><td>0 (off)</td><td>{@link FrameHandler#onIdle} READ after this long without
  *     an inbound frame</td></tr>
@@ -270,7 +270,7 @@ public final class TransportConfig {
          */
         public Builder pollsBeforeSleep(int polls) { values.pollsBeforeSleep = polls; return this; }
         /**
-         * @param timeout non-null, {@code >= 0}; {@link Duration#ZERO} closes right after the FIN
+         * @param timeout non-null, 0..1 h; {@link Duration#ZERO} closes right after the FIN
          * @return this builder
          */
         public Builder closeDrainTimeout(Duration timeout) { values.closeDrainTimeout = timeout; return this; }
@@ -375,8 +375,9 @@ public final class TransportConfig {
                     writeThroughQuietTime, "0..1 s");
             check(pollsBeforeSleep >= 0 && pollsBeforeSleep <= 1_000_000, "pollsBeforeSleep", pollsBeforeSleep,
                     "0..1000000");
-            check(closeDrainTimeout != null && !closeDrainTimeout.isNegative(), "closeDrainTimeout",
-                    closeDrainTimeout, ">= 0 (0 = close right after the FIN)");
+            check(closeDrainTimeout != null && !closeDrainTimeout.isNegative()
+                    && closeDrainTimeout.compareTo(Duration.ofHours(1)) <= 0, "closeDrainTimeout",
+                    closeDrainTimeout, "0..1 h (0 = close right after the FIN)");
             check(frameCodec != null, "frameCodec", null, "non-null");
             check(frameCodec.headerLength() >= 1, "frameCodec", frameCodec, "headerLength() >= 1");
             check(frameCodec.headerLength() <= readBufferSize, "readBufferSize", readBufferSize,

@@ -40,7 +40,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * its receive queue (or receiving bytes after it closed) makes Linux send a reset, and the reset discards what is
  * still in our send queue: frames whose listeners had succeeded. So close() sends FIN after the last frame and
  * reads until the peer ends its side (delivering what comes) or {@code closeDrainTimeout} passes, then drops what
- * is still unread and closes. The first two tests fail on the old close path (docs/controls/close-without-drain.patch).
+ * is still unread and closes. The tests of unread data and of replies fail on the old close path
+ * (docs/controls/close-without-drain.patch); the late reader's fail when the unread bytes are not dropped
+ * (docs/controls/drain-keeps-unread.patch).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class GracefulCloseTest {
@@ -63,12 +65,89 @@ class GracefulCloseTest {
     }
 
     /**
-     * The same with a deadline that passes while the peer is still reading (it reads for at least 256 ms): dropping
-     * the unread bytes before the close is what keeps it a FIN; the kernel then sends the rest on its own.
+     * The peer reads nothing until the close has completed at a 50 ms deadline, with its 8 KiB still unread by us:
+     * dropping them before the close is what keeps it a FIN, and the kernel then sends our frames on its own.
      */
     @Test
-    void aDeadlineThatPassesWhileThePeerStillReadsLosesNothingEither() throws Exception {
-        unreadDataThenASlowReader(Duration.ofMillis(50));
+    void aDeadlineThatPassesBeforeThePeerReadsLosesNothing() throws Exception {
+        unreadDataThenALateReader(Duration.ofMillis(50), (c, transport) -> c.close().get(10, TimeUnit.SECONDS));
+    }
+
+    /** A transport closed while a connection drains: every frame is with the kernel, so no reset may destroy them. */
+    @Test
+    void aTransportClosedDuringTheDrainLosesNothing() throws Exception {
+        unreadDataThenALateReader(Duration.ofMinutes(10), (c, transport) -> {
+            CompletableFuture<Void> closed = c.close();
+            Await.until(() -> ((NioConnection) c).state() == ConnectionState.DRAINING, "the drain");
+            transport.close();
+            closed.get(10, TimeUnit.SECONDS);
+        });
+    }
+
+    /**
+     * 64 KiB of frames fit in our send buffer (256 KiB asked) and the peer's window, so the flush ends while the
+     * peer reads nothing; the peer has sent 8 KiB we never read (reading is paused). The peer reads only once
+     * {@code ending} has closed the socket: whatever the kernel had not sent by then is lost to a reset.
+     */
+    private void unreadDataThenALateReader(Duration drain, Ending ending) throws Exception {
+        CountDownLatch paused = new CountDownLatch(1);
+        CountDownLatch socketClosed = new CountDownLatch(1);
+        SlowReader reader = new SlowReader();
+        LoopbackPeer peer = closer.add(new LoopbackPeer(16 * 1024, false, (index, socket) -> {
+            paused.await();
+            socket.getOutputStream().write(new byte[8 * 1024]);
+            socketClosed.await();
+            reader.readToEnd(socket, 64 * 1024, 0);
+        }));
+        Recorder handler = new Recorder();
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder()
+                .sendBufferSize(256 * 1024).closeDrainTimeout(drain).build()));
+        Connection c = transport.connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        c.pauseReading();
+        c.execute(paused::countDown);
+        int frames = 2;
+        AtomicInteger written = new AtomicInteger();
+        for (int i = 0; i < frames; i++) {
+            c.write(TestFrames.frame(0, i, FRAME_BODY, true), error -> {
+                if (error == null) {
+                    written.incrementAndGet();
+                }
+            });
+        }
+        ending.end(c, transport);
+        socketClosed.countDown();
+
+        assertEquals(frames, written.get());
+        byte[] got = reader.result.get(20, TimeUnit.SECONDS);
+        assertEquals(frames * (TestFrames.HEADER + FRAME_BODY), got.length, "bytes at the peer");
+        assertEquals(frames, TestFrames.checkInterleaved(got, 1));
+        assertEquals(1, handler.closes.get());
+    }
+
+    @FunctionalInterface
+    private interface Ending {
+        void end(Connection c, Transport transport) throws Exception;
+    }
+
+    /** An abort that lands just before the drain's deadline fires keeps its cause: the deadline then does nothing. */
+    @Test
+    void anAbortRacingTheDeadlineKeepsItsCause() throws Exception {
+        CountDownLatch testDone = testDone();
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, (index, socket) -> testDone.await()));
+        Recorder handler = new Recorder();
+        Transport transport = closer.add(Transports.create("nio", TransportConfig.builder()
+                .closeDrainTimeout(Duration.ofMinutes(10)).build()));
+        NioConnection c = (NioConnection) transport.connect(peer.address(), handler).get(5, TimeUnit.SECONDS);
+        CompletableFuture<Void> closed = c.close();
+        Await.until(() -> c.state() == ConnectionState.DRAINING, "the drain");
+        IllegalStateException cause = new IllegalStateException("aborted");
+        c.execute(() -> {
+            c.abort(cause);     // CLOSED at once; its close is a task behind this one
+            c.drainTimedOut();  // the deadline, due in the same loop turn
+        });
+        closed.get(10, TimeUnit.SECONDS);
+        assertSame(cause, handler.closedCause.get(5, TimeUnit.SECONDS));
+        assertEquals(1, handler.closes.get());
     }
 
     private void unreadDataThenASlowReader(Duration drain) throws Exception {
@@ -257,7 +336,9 @@ class GracefulCloseTest {
                 int n;
                 while ((n = in.read(buf)) >= 0) {
                     got.write(buf, 0, n);
-                    Thread.sleep(millis); // a slow consumer, not a timing assumption
+                    if (millis > 0) {
+                        Thread.sleep(millis); // a slow consumer, not a timing assumption
+                    }
                 }
             } catch (IOException e) {
                 result.completeExceptionally(new AssertionError("the peer's read failed after " + got.size()

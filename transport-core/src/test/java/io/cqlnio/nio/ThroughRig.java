@@ -173,6 +173,11 @@ final class ThroughRig implements ConnectionControl, Loop {
         closeNow(null, new ConnectionClosedException("rig closed"));
     }
 
+    @Override
+    public void finishDrain() {
+        closeNow(null, new ConnectionClosedException("rig closed"));
+    }
+
     /** Loop: what {@code Connection.close()} then its loop task do. */
     void closeGracefully() {
         state = ConnectionState.CLOSING;
