@@ -78,15 +78,19 @@ final class SoakRun {
             Sampler sampler = new Sampler(transport, tally, start);
             while (true) {
                 long now = System.nanoTime();
-                if (now - nextChurn >= 0 && now - end < 0) {
-                    churn();
-                    nextChurn += TimeUnit.SECONDS.toNanos(1);
-                }
+                // The sample before the churn due at the same second, and without the closed connections the
+                // runner still lists (each holds its transport connection, and so its read buffers): every sample
+                // then sees the same thing, 200 open connections, the youngest a second old, and none closed.
                 if (now - nextSample >= 0) {
+                    live.values().removeIf(SoakConnection::isClosed);
                     Sample s = sampler.take();
                     samples.add(s);
                     onSample.accept(s);
                     nextSample += every;
+                }
+                if (now - nextChurn >= 0 && now - end < 0) {
+                    churn();
+                    nextChurn += TimeUnit.SECONDS.toNanos(1);
                 }
                 if (now - end >= 0 && nextSample - end > 0) {
                     break;
