@@ -5,6 +5,6 @@
 # Exit status: 0 PASS, 1 FAIL (growth or a lost/doubled outcome), anything else: the run did not finish.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-nice mvn -B -q -o -pl transport-tests -am compile
+nice mvn -B -q -o -Dstyle.color=never -pl transport-tests -am compile
 exec nice java ${SOAK_JVM_ARGS:--Xmx512m} \
   -cp "transport-tests/target/classes:$(cat transport-tests/target/soak.classpath)" io.cqlnio.soak.SoakMain "$@"

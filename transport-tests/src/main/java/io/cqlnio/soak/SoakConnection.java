@@ -103,7 +103,6 @@ final class SoakConnection implements FrameHandler {
             FrameShape.fill(buffer, seed, nextSeq);
             outstanding.incrementAndGet();
             FrameOutcome outcome = new FrameOutcome(this, nextSeq, buffer);
-            nextSeq++;
             try {
                 c.write(buffer, outcome);
             } catch (RuntimeException e) {
@@ -113,6 +112,7 @@ final class SoakConnection implements FrameHandler {
                 pool.give(buffer);
                 break;
             }
+            nextSeq++;   // only once accepted: the echo of the next frame written is expected as this number
             tally.writesAccepted.increment();
             wrote = true;
         }
