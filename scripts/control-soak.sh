@@ -6,7 +6,7 @@
 #                                        (expect: open fds)
 #   soak-retain-closed-connections.patch EventLoop keeps every connection it deregisters, as a registry that
 #                                        never forgets (expect: heap after GC)
-# Usage: scripts/control-soak.sh [patch-name ...]   (default: both; about 75 s each)
+# Usage: scripts/control-soak.sh [patch-name ...]   (default: both; about 90 s each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +28,8 @@ for name in "${order[@]}"; do
     status=1
   elif grep -q "^soak: FAIL .*${expect[$name]}" "$log"; then
     echo "ok: the soak fails against $name: $(grep -m1 '^soak: FAIL' "$log" | cut -c1-240)"
-    grep -E '^soak:   (heap after GC MiB|open fds) ' "$log" | grep -v '  *[0-9,.]*  *[0-9,.]*$' || true
+    grep -E '^soak:   (heap after GC MiB|open fds) .*growth' "$log" || true
+    rm -f "$log"
   else
     echo "CONTROL FAILED: the soak failed against $name, but not on '${expect[$name]}': $(tail -1 "$log" | cut -c1-240)"
     status=1
