@@ -159,7 +159,12 @@ final class SoakConnection implements FrameHandler {
                     + cause);
         }
         if (how == End.CLOSE) {
-            tally.unechoedAtClose.add(Math.max(0, outstanding.get()));
+            int unechoed = Math.max(0, outstanding.get());
+            tally.unechoedAtClose.add(unechoed);
+            if (unechoed > 0 && cause == null) {
+                // The peer echoes everything, then ends its side: the drain of close() must have delivered it all.
+                tally.violation("echoes missing after close()", "connection " + id + ": " + unechoed);
+            }
         } else if (how == End.ABORT) {
             tally.unechoedAtAbort.add(Math.max(0, outstanding.get()));
         }

@@ -5,6 +5,7 @@ import io.cqlnio.spi.TransportConfig;
 import io.cqlnio.spi.Transports;
 
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -63,7 +64,9 @@ final class SoakRun {
         pool = FramePool.forFramesInFlight(settings.connections() * settings.window());
         writer = new Writer(settings.window());
         writer.start();
-        transport = Transports.create(settings.transport(), TransportConfig.builder().loops(settings.loops()).build());
+        transport = Transports.create(settings.transport(), TransportConfig.builder().loops(settings.loops())
+                // A graceful close must deliver every echo: give a peer slowed by a busy machine ample time.
+                .closeDrainTimeout(Duration.ofSeconds(30)).build());
         List<Sample> samples = new ArrayList<>();
         long unechoedAtEnd;
         try {
