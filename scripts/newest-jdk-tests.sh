@@ -14,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 min_feature=21
+jvm_dir=${CQLNIO_JVM_DIR:-/usr/lib/jvm}   # where JDKs are looked for (a test of this script points it elsewhere)
 
 # feature release of a JDK home from its release file (JAVA_VERSION="25.0.3" -> 25), or nothing
 feature_of() {
@@ -30,7 +31,7 @@ if [ -n "${CQLNIO_NEWEST_JDK:-}" ]; then
   fi
 else
   best=0
-  for home in /usr/lib/jvm/*; do
+  for home in "$jvm_dir"/*; do
     [ -d "$home" ] && [ ! -L "$home" ] && [ -x "$home/bin/java" ] || continue   # aliases are symlinks
     feature=$(feature_of "$home")
     if [ -n "$feature" ] && [ "$feature" -ge "$min_feature" ] && [ "$feature" -gt "$best" ]; then
@@ -39,7 +40,7 @@ else
     fi
   done
   if [ -z "$java" ]; then
-    echo "JDK 25 tests skipped: no JDK >= $min_feature found under /usr/lib/jvm; set CQLNIO_NEWEST_JDK"
+    echo "JDK 25 tests skipped: no JDK >= $min_feature found under $jvm_dir; set CQLNIO_NEWEST_JDK"
     exit 0
   fi
 fi
