@@ -117,9 +117,18 @@ class VirtualThreadProducersTest {
                 }
                 go.countDown();
                 // A torn stream leaves producers waiting for echoes that never come: stop at the first breach.
-                Await.until(() -> finished.getCount() == 0 || !echoes.breaches.isEmpty(), Kit.seconds(90),
-                        () -> finished.getCount() + " producers still running; echoed " + echoes.echoed.get() + " of "
-                                + total() + "; " + stats(connections));
+                try {
+                    Await.until(() -> finished.getCount() == 0 || !echoes.breaches.isEmpty(), Kit.seconds(90),
+                            () -> finished.getCount() + " producers still running; echoed " + echoes.echoed.get()
+                                    + " of " + total() + "; " + stats(connections) + "; peer errors " + peer.errors()
+                                    + "\n" + stacks("cqlnio-", "kit-echo-peer"));
+                } catch (AssertionError stalled) {
+                    // A stall may be a pin (a carrier blocked): say what the recording saw before giving up.
+                    List<RecordedEvent> soFar = recording.stop();
+                    throw new AssertionError(stalled.getMessage() + "\njdk.VirtualThreadPinned so far: " + soFar.size()
+                            + "\n" + PinnedRecording.describe(soFar.subList(0, Math.min(5, soFar.size())), 40)
+                            + "\n" + VirtualThreads.stacksOf(PREFIX), stalled);
+                }
                 pinned = recording.stop();
             }
             long millis = Kit.millisSince(start);
@@ -244,8 +253,25 @@ class VirtualThreadProducersTest {
     private static String stats(Connection[] connections) {
         StringBuilder s = new StringBuilder();
         for (Connection c : connections) {
-            s.append(c.stats()).append(' ');
+            s.append(c.isOpen() ? "open " : "closed ").append(c.stats()).append(' ');
         }
+        return s.toString();
+    }
+
+    /** The stacks of the platform threads whose names start with one of {@code prefixes}: what a stall stalls on. */
+    private static String stacks(String... prefixes) {
+        StringBuilder s = new StringBuilder();
+        Thread.getAllStackTraces().forEach((t, stack) -> {
+            for (String prefix : prefixes) {
+                if (t.getName().startsWith(prefix)) {
+                    s.append(t.getName()).append(' ').append(t.getState()).append('\n');
+                    for (StackTraceElement e : stack) {
+                        s.append("    at ").append(e).append('\n');
+                    }
+                    break;
+                }
+            }
+        });
         return s.toString();
     }
 
