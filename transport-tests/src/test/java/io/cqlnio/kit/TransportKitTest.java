@@ -184,8 +184,11 @@ class TransportKitTest {
         // Let both kernels' buffers fill before the peer reads: every write after that is a short one.
         AtomicLong maxPending = new AtomicLong();
         Await.until(() -> {
+            // Producers first, then the sample: a sample taken before the producers were seen done could be
+            // theirs from the start (this thread preempted in between on a loaded machine, while they wrote it all).
+            boolean producing = check.producing();
             maxPending.accumulateAndGet(c.pendingBytes(), Math::max);
-            return maxPending.get() > 256 * 1024 || !check.producing();
+            return maxPending.get() > 256 * 1024 || !producing;
         }, "producers to pile up bytes");
         peer.release();
         check.joinProducers(Kit.seconds(30));
