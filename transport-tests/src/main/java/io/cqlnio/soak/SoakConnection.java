@@ -37,6 +37,12 @@ final class SoakConnection implements FrameHandler {
     /** Guarded by {@code this}: the outcomes' order. */
     private long lastSuccess = -1;
     private boolean failedOnce;
+    /**
+     * The frame inside {@code write} on {@link #writingThread}: a failure told for it there, before {@code write}
+     * returned, is a refusal, which the contract puts outside the accepted frames' order (WriteListener).
+     */
+    private volatile FrameOutcome writing;
+    private volatile Thread writingThread;
 
     SoakConnection(long id, long seed, Tally tally, FramePool pool, Runnable wakeWriter) {
         this.id = id;
@@ -103,15 +109,19 @@ final class SoakConnection implements FrameHandler {
             FrameShape.fill(buffer, seed, nextSeq);
             outstanding.incrementAndGet();
             FrameOutcome outcome = new FrameOutcome(this, nextSeq, buffer);
+            writingThread = Thread.currentThread();
+            writing = outcome;
             try {
                 c.write(buffer, outcome);
             } catch (RuntimeException e) {
+                writing = null;
                 // Not accepted, so no listener call is due: the frame is the runner's again.
                 tally.violation("write threw", "connection " + id + " frame " + outcome.seq + ": " + e);
                 outstanding.decrementAndGet();
                 pool.give(buffer);
                 break;
             }
+            writing = null;
             nextSeq++;   // only once accepted: the echo of the next frame written is expected as this number
             tally.writesAccepted.increment();
             wrote = true;
@@ -180,8 +190,14 @@ final class SoakConnection implements FrameHandler {
     /** A frame's listener said how it ended (first call only): order check, accounting, buffer back to the pool. */
     void told(FrameOutcome outcome, Throwable failure) {
         pool.give(outcome.buffer);
+        boolean refused = failure != null && outcome == writing && Thread.currentThread() == writingThread;
+        if (refused) {
+            tally.refusals.increment();
+        }
         synchronized (this) {
-            if (failure == null) {
+            if (refused) {
+                // not accepted: no place in the order of the frames that were (they may still succeed after it)
+            } else if (failure == null) {
                 if (failedOnce || outcome.seq != lastSuccess + 1) {
                     tally.violation("success out of order", "connection " + id + " frame " + outcome.seq
                             + " after success " + lastSuccess + (failedOnce ? " and a failure" : ""));

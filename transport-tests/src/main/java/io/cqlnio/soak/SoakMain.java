@@ -79,11 +79,11 @@ public final class SoakMain {
     private static void summary(PrintStream out, SoakRun.Result r) {
         Tally t = r.tally();
         out.printf(Locale.ROOT, "soak: frames written %,d (succeeded %,d, failed %,d), echoed and checked %,d "
-                        + "(%,.1f MiB); connections opened %,d, closed once %,d (by close() %,d, by abort() %,d); "
+                        + "(%,.1f MiB); refused %,d; connections opened %,d, closed once %,d (by close() %,d, by abort() %,d); "
                         + "echoes not back when onClosed followed the runner's close() %,d, abort() %,d; "
                         + "pool waits %,d; frame pool %.1f MiB direct%n", t.writesAccepted.sum(),
                 t.writesSucceeded.sum(), t.writesFailed.sum(), t.echoedFrames.sum(), t.echoedBytes.sum() / 1048576.0,
-                t.opened.sum(), t.closedOnce.sum(), t.closedByClose.sum(), t.closedByAbort.sum(),
+                t.refusals.sum(), t.opened.sum(), t.closedOnce.sum(), t.closedByClose.sum(), t.closedByAbort.sum(),
                 t.unechoedAtClose.sum(), t.unechoedAtAbort.sum(), t.poolWaits.sum(), r.poolBytes() / 1048576.0);
         for (Map.Entry<String, Long> e : t.expected().entrySet()) {
             out.printf(Locale.ROOT, "soak: expected  %-60s %,d%n", e.getKey(), e.getValue());

@@ -35,6 +35,8 @@ final class Tally {
     /** The same after the runner's abort(). */
     final LongAdder unechoedAtAbort = new LongAdder();
     final LongAdder poolWaits = new LongAdder();
+    /** Writes refused at once (the connection was already closing), told before {@code write} returned. */
+    final LongAdder refusals = new LongAdder();
 
     private final Map<String, LongAdder> expected = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> violations = new ConcurrentHashMap<>();
