@@ -10,6 +10,8 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -24,6 +26,8 @@ final class NioEchoPeer implements AutoCloseable {
     private final Selector selector;
     private final ServerSocketChannel server;
     private final List<SocketChannel> channels = new CopyOnWriteArrayList<>();
+    /** Each connection's echo state, for {@link #describe()} from other threads. */
+    private final Map<SocketChannel, Echo> echoes = new ConcurrentHashMap<>();
     private final List<Throwable> errors = new CopyOnWriteArrayList<>();
     private final AtomicInteger accepted = new AtomicInteger();
     private final Thread thread;
@@ -54,6 +58,22 @@ final class NioEchoPeer implements AutoCloseable {
 
     List<Throwable> errors() {
         return errors;
+    }
+
+    /**
+     * Any thread, for a stalled test's message: per connection, the client's port, what the peer read and wrote,
+     * the reply bytes it holds (waiting for the kernel to take them) and what it waits for. A peer holding bytes
+     * and waiting for OP_WRITE cannot send (the client is not taking its replies); one holding none and waiting
+     * for OP_READ has echoed all it was sent.
+     */
+    String describe() {
+        StringBuilder s = new StringBuilder("peer");
+        echoes.forEach((c, e) -> {
+            s.append(" [client port ").append(e.clientPort).append(": read ").append(e.read).append(", wrote ")
+                    .append(e.written).append(", holds ").append(e.held).append(", waits for ").append(e.waitsFor)
+                    .append(e.failure != null ? ", closed after " + e.failure : "").append(']');
+        });
+        return s.toString();
     }
 
     /** Stops reading from every connection: what clients write from now on backs up into their transports. */
@@ -93,6 +113,7 @@ final class NioEchoPeer implements AutoCloseable {
                     for (SelectionKey key : selector.keys()) {
                         if (key.isValid() && key.channel() instanceof SocketChannel) {
                             key.interestOps(0);
+                            ((Echo) key.attachment()).waitsFor = "nothing (stalled)";
                         }
                     }
                 }
@@ -107,7 +128,9 @@ final class NioEchoPeer implements AutoCloseable {
                             c.setOption(StandardSocketOptions.TCP_NODELAY, true);
                             channels.add(c);
                             accepted.incrementAndGet();
-                            c.register(selector, stalled ? 0 : SelectionKey.OP_READ, ByteBuffer.allocate(16 * 1024));
+                            Echo echo = new Echo(((InetSocketAddress) c.getRemoteAddress()).getPort());
+                            echoes.put(c, echo);
+                            c.register(selector, stalled ? 0 : SelectionKey.OP_READ, echo);
                         }
                     } else if (key.isReadable() || key.isWritable()) {
                         echo(key);
@@ -125,34 +148,56 @@ final class NioEchoPeer implements AutoCloseable {
     /** Echoes what is there; a reply the kernel cannot take now waits in the key's buffer, and reading pauses. */
     private void echo(SelectionKey key) {
         SocketChannel c = (SocketChannel) key.channel();
-        ByteBuffer pending = (ByteBuffer) key.attachment();
+        Echo echo = (Echo) key.attachment();
+        ByteBuffer pending = echo.pending;
         try {
             if (pending.position() > 0) {
                 pending.flip();
-                c.write(pending);
+                echo.written += c.write(pending);
                 pending.compact();
             }
             if (pending.position() == 0 && !stalled) {
                 int n = c.read(pending);
                 if (n < 0) {
+                    echo.waitsFor = "nothing (end of stream)";
                     key.cancel();
                     c.close();
                     return;
                 }
+                echo.read += n;
                 pending.flip();
-                c.write(pending);
+                echo.written += c.write(pending);
                 pending.compact();
             }
+            echo.held = pending.position();
             if (!stalled) {
-                key.interestOps(pending.position() > 0 ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+                boolean full = pending.position() > 0;
+                key.interestOps(full ? SelectionKey.OP_WRITE : SelectionKey.OP_READ);
+                echo.waitsFor = full ? "OP_WRITE" : "OP_READ";
             }
         } catch (IOException e) {
+            echo.failure = e.toString(); // a reset client, say: the client sees the close; say it here too
             key.cancel();
             try {
                 c.close();
             } catch (IOException ignored) {
                 // closing after the failure
             }
+        }
+    }
+
+    /** One connection's echo: the reply bytes the kernel has not taken yet, and counts for {@link #describe()}. */
+    private static final class Echo {
+        final ByteBuffer pending = ByteBuffer.allocate(16 * 1024);
+        final int clientPort;
+        volatile long read;
+        volatile long written;
+        volatile int held;
+        volatile String waitsFor = "OP_READ";
+        volatile String failure;
+
+        Echo(int clientPort) {
+            this.clientPort = clientPort;
         }
     }
 

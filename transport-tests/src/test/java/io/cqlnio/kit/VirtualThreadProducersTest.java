@@ -121,7 +121,7 @@ class VirtualThreadProducersTest {
                     Await.until(() -> finished.getCount() == 0 || !echoes.breaches.isEmpty(), Kit.seconds(90),
                             () -> finished.getCount() + " producers still running; echoed " + echoes.echoed.get()
                                     + " of " + total() + "; " + stats(connections) + "; peer errors " + peer.errors()
-                                    + "\n" + stacks("cqlnio-", "kit-echo-peer"));
+                                    + "; " + peer.describe() + "\n" + stacks("cqlnio-", "kit-echo-peer"));
                 } catch (AssertionError stalled) {
                     // A stall may be a pin (a carrier blocked): say what the recording saw before giving up.
                     List<RecordedEvent> soFar = recording.stop();
@@ -253,7 +253,7 @@ class VirtualThreadProducersTest {
     private static String stats(Connection[] connections) {
         StringBuilder s = new StringBuilder();
         for (Connection c : connections) {
-            s.append(c.isOpen() ? "open " : "closed ").append(c.stats()).append(' ');
+            s.append(c).append(c.isOpen() ? " open " : " closed ").append(c.stats()).append(' ');
         }
         return s.toString();
     }
