@@ -141,8 +141,7 @@ class RealNodeFaultsIT {
                         + describe(closedWith);
                 report(line);
                 read.assertNothingAcknowledgedLost("kill9");
-                assertEquals(0, after.query("SELECT k FROM " + table + " WHERE k = -1").thenApply(r ->
-                        ((CqlResult.Rows) r).rows().size()).get(30, TimeUnit.SECONDS), "a new connection answers");
+                assertANewConnectionAnswers(after, table);
             }
         }
     }
@@ -215,8 +214,7 @@ class RealNodeFaultsIT {
                 assertInstanceOf(ConnectionClosedException.class, heartbeatCause);
                 assertTrue(heartbeatCause.getMessage().startsWith("heartbeat failed"), heartbeatCause.getMessage());
                 read.assertNothingAcknowledgedLost("sigstop");
-                assertEquals(0, fresh.query("SELECT k FROM " + table + " WHERE k = -1").thenApply(r ->
-                        ((CqlResult.Rows) r).rows().size()).get(30, TimeUnit.SECONDS), "a new connection answers");
+                assertANewConnectionAnswers(fresh, table);
             }
         }
     }
@@ -277,6 +275,11 @@ class RealNodeFaultsIT {
 
     private static CqlClient connect(Transport transport, CqlClient.Options options) throws Exception {
         return CqlClient.connect(transport, node.nativeAddress(), options).get(30, TimeUnit.SECONDS);
+    }
+
+    private static void assertANewConnectionAnswers(CqlClient client, String table) throws Exception {
+        assertEquals(0, client.query("SELECT k FROM " + table + " WHERE k = -1").thenApply(r ->
+                ((CqlResult.Rows) r).rows().size()).get(30, TimeUnit.SECONDS), "a new connection answers");
     }
 
     private static String createTable(String name) throws Exception {
