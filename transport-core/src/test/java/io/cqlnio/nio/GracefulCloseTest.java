@@ -92,10 +92,12 @@ class GracefulCloseTest {
     private void unreadDataThenALateReader(Duration drain, Ending ending) throws Exception {
         CountDownLatch paused = new CountDownLatch(1);
         CountDownLatch socketClosed = new CountDownLatch(1);
+        CountDownLatch peerSent = new CountDownLatch(1);
         SlowReader reader = new SlowReader();
         LoopbackPeer peer = closer.add(new LoopbackPeer(16 * 1024, false, (index, socket) -> {
             paused.await();
             socket.getOutputStream().write(new byte[8 * 1024]);
+            peerSent.countDown();
             socketClosed.await();
             reader.readToEnd(socket, 64 * 1024, 0);
         }));
@@ -114,6 +116,10 @@ class GracefulCloseTest {
                 }
             });
         }
+        // The peer's bytes must be in our kernel before the end drops what is unread: bytes arriving after the
+        // close would make the kernel reset the connection whatever the transport did (a loopback write is in
+        // the receiver's queue when it returns).
+        assertTrue(peerSent.await(10, TimeUnit.SECONDS), "the peer's 8 KiB");
         ending.end(c, transport);
         socketClosed.countDown();
 
@@ -246,14 +252,7 @@ class GracefulCloseTest {
     void aPeerThatNeverEndsItsSideIsClosedAtTheDeadline() throws Exception {
         CountDownLatch sawFin = new CountDownLatch(1);
         CountDownLatch testDone = testDone();
-        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, (index, socket) -> {
-            InputStream in = socket.getInputStream();
-            while (in.read() >= 0) {
-                // our frame, then the FIN of the half-close
-            }
-            sawFin.countDown();
-            testDone.await();
-        }));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, readsToTheFinThenStays(sawFin, testDone)));
         Recorder handler = new Recorder();
         Duration drain = Duration.ofMillis(300);
         Transport transport = closer.add(Transports.create("nio", TransportConfig.builder()
@@ -274,14 +273,7 @@ class GracefulCloseTest {
     void abortEndsTheDrainAtOnce() throws Exception {
         CountDownLatch sawFin = new CountDownLatch(1);
         CountDownLatch testDone = testDone();
-        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, (index, socket) -> {
-            InputStream in = socket.getInputStream();
-            while (in.read() >= 0) {
-                // our frame
-            }
-            sawFin.countDown();
-            testDone.await();
-        }));
+        LoopbackPeer peer = closer.add(new LoopbackPeer(0, false, readsToTheFinThenStays(sawFin, testDone)));
         Recorder handler = new Recorder();
         Transport transport = closer.add(Transports.create("nio", TransportConfig.builder()
                 .closeDrainTimeout(Duration.ofMinutes(10)).build()));
@@ -309,6 +301,18 @@ class GracefulCloseTest {
         c.write(TestFrames.frame(0, 0, 100, false), null);
         c.close().get(10, TimeUnit.SECONDS); // the peer never reads nor closes: no drain to wait for
         assertNull(handler.closedCause.get(5, TimeUnit.SECONDS));
+    }
+
+    /** A peer that reads our frames and the FIN of the half-close, then keeps its own side open until the test ends. */
+    private static LoopbackPeer.Server readsToTheFinThenStays(CountDownLatch sawFin, CountDownLatch testDone) {
+        return (index, socket) -> {
+            InputStream in = socket.getInputStream();
+            while (in.read() >= 0) {
+                // our frames, then the FIN
+            }
+            sawFin.countDown();
+            testDone.await();
+        };
     }
 
     /** Released when the test ends, so a peer thread parked on it does not outlive the test. */
